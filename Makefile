@@ -1,0 +1,31 @@
+# Two commands for a new user: `make dev` runs the service with demo data, `make test`
+# runs the tests. Both create the virtual environment on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: dev test lint openapi bench-ratings clean
+
+$(BIN)/commune-pulse: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Commune Pulse needs Python >= 3.11 (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+dev: $(BIN)/commune-pulse
+	$(BIN)/commune-pulse dev
+
+test: $(BIN)/commune-pulse
+	$(BIN)/pytest
+
+lint: $(BIN)/commune-pulse
+	$(BIN)/ruff format --check backend schemas tests
+	$(BIN)/ruff check backend schemas tests
+	$(BIN)/mypy
+
+openapi: $(BIN)/commune-pulse
+	$(BIN)/commune-pulse openapi
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,25 @@
+"""HTTP controllers, one per resource."""
+
+from backend.api.api_keys import ApiKeyController
+from backend.api.auth import AuthController
+from backend.api.communes import CommuneController
+from backend.api.health import HealthController
+from backend.api.integrations import IntegrationController
+from backend.api.me import MeController
+from backend.api.officials import OfficialController
+from backend.api.procedures import ProcedureController
+from backend.api.provinces import ProvinceController
+from backend.api.users import UserController
+
+CONTROLLERS = [
+    HealthController,
+    AuthController,
+    MeController,
+    ProvinceController,
+    CommuneController,
+    ProcedureController,
+    OfficialController,
+    UserController,
+    ApiKeyController,
+    IntegrationController,
+]

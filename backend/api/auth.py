@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, post
+from litestar.datastructures import State
+
+from backend.services import auth as service
+from schemas.auth import DeviceSession, DeviceSessionRequest, LoginRequest, RefreshRequest, StaffSession
+
+
+class AuthController(Controller):
+    path = "/v1/auth"
+    tags = ["auth"]
+
+    @post("/login", status_code=200, operation_id="LogIn", summary="Staff login with username and password")
+    async def log_in(
+        self, data: LoginRequest, db: Any, state: State, request: Request[Any, Any, Any]
+    ) -> StaffSession:
+        return await service.log_in(
+            db, state.redis, state.settings, state.jwt_secret, data.username, data.password,
+            request.headers.get("user-agent"),
+        )
+
+    @post("/refresh", status_code=200, operation_id="RefreshSession", summary="New tokens for a refresh token")
+    async def refresh(self, data: RefreshRequest, db: Any, state: State) -> StaffSession:
+        return await service.refresh_session(db, state.settings, state.jwt_secret, data.refresh_token)
+
+    @post("/logout", status_code=204, operation_id="LogOut", summary="End the session of a refresh token")
+    async def log_out(self, data: RefreshRequest, db: Any) -> None:
+        await service.log_out(db, data.refresh_token)
+
+    @post(
+        "/device-sessions",
+        operation_id="CreateDeviceSession",
+        summary="Anonymous citizen token for an app install",
+        description=(
+            "201 with an install_secret for a new install; 200 for a known one, which must send "
+            "the install_secret it was given."
+        ),
+    )
+    async def device_session(self, data: DeviceSessionRequest, db: Any, state: State) -> Response[DeviceSession]:
+        session, created = await service.open_device_session(db, state.settings, state.jwt_secret, data)
+        return Response(session, status_code=201 if created else 200)

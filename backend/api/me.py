@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, get
+
+from backend.auth import CitizenPrincipal, Principal, StaffPrincipal, any_caller
+from backend.errors import AppError
+from backend.services.auth import staff_user
+from schemas.auth import Me
+
+
+class MeController(Controller):
+    path = "/v1/me"
+    tags = ["me"]
+    guards = [any_caller]
+
+    @get(operation_id="GetMe", summary="Who the token belongs to")
+    async def me(self, principal: Principal, db: Any) -> Me:
+        if isinstance(principal, StaffPrincipal):
+            return Me(kind="staff", staff=await staff_user(db, principal.user_id))
+        if isinstance(principal, CitizenPrincipal):
+            return Me(kind="citizen", citizen_id=principal.citizen_id)
+        raise AppError("forbidden_role")

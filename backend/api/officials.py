@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, get
+
+from backend.api.params import CommuneCodePath
+from backend.auth import StaffPrincipal, staff_with
+from backend.services import officials
+from schemas.officials import OfficialList
+
+
+class OfficialController(Controller):
+    path = "/v1/communes/{commune_code:str}/officials"
+    tags = ["officials"]
+    guards = [staff_with(*officials.OFFICIAL_READERS)]
+
+    @get(operation_id="ListCommuneOfficials", summary="Officials of a commune and the services they answer for")
+    async def list_officials(self, db: Any, staff: StaffPrincipal, commune_code: CommuneCodePath) -> OfficialList:
+        return await officials.list_commune_officials(db, staff, commune_code)

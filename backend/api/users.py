@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, delete, get, post
+
+from backend.api.params import CursorQuery, LimitQuery, SearchQuery
+from backend.auth import StaffPrincipal, staff_with
+from backend.services import users
+from schemas.users import User, UserCreate, UserPage
+
+
+class UserController(Controller):
+    path = "/v1/users"
+    tags = ["users"]
+    guards = [staff_with(*users.ADMIN_ROLES)]
+
+    @get(operation_id="ListUsers", summary="Staff accounts within the caller's administration")
+    async def list_users(
+        self, db: Any, staff: StaffPrincipal, q: SearchQuery = None, cursor: CursorQuery = None,
+        limit: LimitQuery = 50,
+    ) -> UserPage:
+        return await users.list_users(db, staff, q=q, cursor=cursor, limit=limit)
+
+    @post(operation_id="CreateUser", summary="Create a staff account with scoped roles")
+    async def create_user(self, db: Any, staff: StaffPrincipal, data: UserCreate) -> User:
+        return await users.create_user(db, staff, data)
+
+    @get("/{user_id:int}", operation_id="GetUser")
+    async def get_user(self, db: Any, staff: StaffPrincipal, user_id: int) -> User:
+        return await users.get_user(db, staff, user_id)
+
+    @delete("/{user_id:int}", status_code=200, operation_id="DeactivateUser", summary="Deactivate an account")
+    async def deactivate_user(self, db: Any, staff: StaffPrincipal, user_id: int) -> User:
+        return await users.deactivate_user(db, staff, user_id)

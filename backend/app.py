@@ -1,0 +1,102 @@
+"""The Litestar application, built by a factory from a settings object."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+
+from arq.connections import ArqRedis
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Server
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from redis.asyncio import ConnectionPool
+
+from backend import migrations
+from backend.api import CONTROLLERS
+from backend.auth import provide_api_client, provide_citizen, provide_principal, provide_staff
+from backend.db import create_pool, provide_db
+from backend.errors import EXCEPTION_HANDLERS
+from backend.log import RequestIdMiddleware
+from backend.security import jwt_secret
+from backend.settings import Settings
+
+API_TITLE = "Commune Pulse API"
+
+
+def api_version() -> str:
+    try:
+        return importlib.metadata.version("commune-pulse")
+    except importlib.metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+class MetricsController(PrometheusController):
+    path = "/metrics"
+    include_in_schema = False
+
+
+def redis_client(settings: Settings) -> ArqRedis:
+    """Lazy: the API starts (and keeps taking ratings) while Redis is down."""
+    assert settings.redis_url, "servers must be resolved before Redis is used"
+    pool = ConnectionPool.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+    return ArqRedis(pool, default_queue_name=settings.queue_name)
+
+
+def create_app(settings: Settings) -> Litestar:
+    """The API for these settings; database_url and redis_url must be set (see embedded)."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
+        app.state.settings = settings
+        app.state.jwt_secret = jwt_secret(settings)
+        app.state.pool = await create_pool(settings)
+        app.state.redis = redis_client(settings)
+        try:
+            async with app.state.pool.acquire() as conn:
+                waiting = await migrations.pending(conn)
+            if waiting:
+                names = ", ".join(f"{m.version:04d}_{m.name}" for m in waiting)
+                raise migrations.MigrationError(f"the database lacks migrations {names}: run `commune-pulse migrate`")
+            yield
+        finally:
+            await app.state.redis.aclose()
+            await app.state.pool.close()
+
+    prometheus = PrometheusConfig(app_name="commune_pulse", group_path=True, exclude=["^/metrics", "^/health"])
+    return Litestar(
+        route_handlers=[*CONTROLLERS, MetricsController],
+        lifespan=[lifespan],
+        dependencies={
+            "db": Provide(provide_db),
+            "principal": Provide(provide_principal),
+            "staff": Provide(provide_staff),
+            "citizen": Provide(provide_citizen),
+            "api_client": Provide(provide_api_client),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[RequestIdMiddleware, prometheus.middleware],
+        cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
+        openapi_config=OpenAPIConfig(
+            title=API_TITLE,
+            version=api_version(),
+            description=(
+                "Citizen satisfaction ratings, Fatherland Front feedback and service indicators for "
+                "Vietnam's communes. Errors are RFC 9457 problem documents with a stable `code`."
+            ),
+            servers=[Server(url="/")],
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin(), JsonRenderPlugin()],
+        ),
+        logging_config=None,
+        debug=False,
+    )
+
+
+def app_from_env() -> Litestar:
+    """Factory for `uvicorn --factory` worker processes: settings from their environment."""
+    return create_app(Settings.from_env())

@@ -1,0 +1,231 @@
+"""The `commune-pulse` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import asyncpg
+import msgspec
+
+from backend import migrations
+from backend.db import connect
+from backend.embedded import EmbeddedServerError, servers_for
+from backend.log import configure_logging
+from backend.security import jwt_secret
+from backend.settings import Settings, SettingsError, settings_table
+
+OPENAPI_PATH = Path("openapi/openapi.json")
+
+
+async def prepare_database(settings: Settings, *, reference: bool, demo: bool) -> list[str]:
+    """Migrate, then load what was asked for; return what was done, for the user."""
+    from backend.seed.demo import seed_demo_accounts, seed_demo_history
+    from backend.seed.reference import load_reference
+
+    done = []
+    conn = await connect(settings)
+    try:
+        applied = await migrations.migrate(conn)
+        done.append(f"migrations applied: {len(applied)}")
+        if reference or demo:
+            changed = await load_reference(conn)
+            done.append("reference data changed: " + ", ".join(f"{k} {v}" for k, v in changed.items()))
+        if demo:
+            accounts = await seed_demo_accounts(conn)
+            history = await seed_demo_history(conn)
+            done.append(f"demo accounts {'loaded' if accounts else 'already there'}, "
+                        f"demo history {'loaded' if history else 'already there'}")
+    finally:
+        await conn.close()
+    return done
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    with servers_for(settings) as resolved:
+        for line in asyncio.run(prepare_database(resolved, reference=False, demo=False)):
+            print(line)
+    return 0
+
+
+def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
+    with servers_for(settings) as resolved:
+        for line in asyncio.run(prepare_database(resolved, reference=True, demo=args.demo)):
+            print(line)
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from backend.app import create_app
+
+    with servers_for(settings) as resolved:
+        asyncio.run(prepare_database(resolved, reference=False, demo=False))
+        options = {"host": resolved.host, "port": resolved.port, "log_config": None, "access_log": False}
+        if resolved.api_workers == 1:
+            uvicorn.run(create_app(resolved), **options)  # type: ignore[arg-type]
+        else:
+            # Worker processes build their app from the environment: hand them the servers.
+            os.environ.update(
+                DATABASE_URL=resolved.database_url or "",
+                REDIS_URL=resolved.redis_url or "",
+                JWT_SECRET=jwt_secret(resolved),
+            )
+            uvicorn.run("backend.app:app_from_env", factory=True, workers=resolved.api_workers, **options)  # type: ignore[arg-type]
+    return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from backend.worker import create_worker
+
+    with servers_for(settings) as resolved:
+        asyncio.run(prepare_database(resolved, reference=False, demo=False))
+        worker = create_worker(resolved)
+        worker.run()
+    return 0
+
+
+def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
+    with servers_for(settings) as resolved:
+        for line in asyncio.run(prepare_database(resolved, reference=True, demo=True)):
+            print(line, flush=True)
+        asyncio.run(_run_api_and_worker(resolved))
+    return 0
+
+
+async def _run_api_and_worker(settings: Settings) -> None:
+    import uvicorn
+
+    from backend.app import create_app
+    from backend.worker import create_worker
+
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False
+        )
+    )
+    worker = create_worker(settings, handle_signals=False)
+    worker_task = asyncio.create_task(worker.async_run())
+
+    async def announce() -> None:
+        while not server.started:
+            await asyncio.sleep(0.05)
+        print(dev_banner(settings), flush=True)
+
+    announce_task = asyncio.create_task(announce())
+    try:
+        await server.serve()
+    finally:
+        for task in (announce_task, worker_task):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await worker.close()
+
+
+def dev_banner(settings: Settings) -> str:
+    from backend.seed.demo import DEMO_ACCOUNTS, DEMO_API_KEY, DEMO_PASSWORD
+
+    base = f"http://{settings.host}:{settings.port}"
+    width = max(len(a.username) for a in DEMO_ACCOUNTS)
+    lines = [
+        "",
+        "Commune Pulse is running with demo data.",
+        f"  API docs     {base}/schema/swagger",
+        f"  OpenAPI      {base}/schema/openapi.json",
+        f"  Readiness    {base}/health/ready",
+        "",
+        f"Demo logins (POST {base}/v1/auth/login), password for all: {DEMO_PASSWORD}",
+        *(
+            f"  {a.username:<{width}}  {a.role} of {a.scope_code or 'the nation'}  ({a.display_name})"
+            for a in DEMO_ACCOUNTS
+        ),
+        "",
+        f"One-stop-shop API key of Phường Ba Đình (header X-API-Key): {DEMO_API_KEY}",
+        "Press Ctrl+C to stop.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def openapi_document() -> dict[str, object]:
+    from backend.app import create_app
+
+    # Default settings: the document must not depend on the machine's environment.
+    app = create_app(Settings())
+    schema: dict[str, object] = app.openapi_schema.to_schema()
+    return schema
+
+
+def render_openapi() -> str:
+    document = msgspec.json.decode(msgspec.json.encode(openapi_document()))
+    return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def cmd_openapi(settings: Settings, args: argparse.Namespace) -> int:
+    output = Path(args.output)
+    text = render_openapi()
+    if args.check:
+        if not output.exists() or output.read_text(encoding="utf-8") != text:
+            print(f"commune-pulse: {output} is out of date; run `commune-pulse openapi`", file=sys.stderr)
+            return 1
+        print(f"{output} is up to date")
+        return 0
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    print(f"wrote {output}")
+    return 0
+
+
+def cmd_settings(settings: Settings, args: argparse.Namespace) -> int:
+    print(settings_table())
+    return 0
+
+
+COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], int], str]] = {
+    "dev": (cmd_dev, "migrate, load reference and demo data, run the API and the worker"),
+    "serve": (cmd_serve, "apply pending migrations and run the API (API_WORKERS processes)"),
+    "worker": (cmd_worker, "run the background worker"),
+    "migrate": (cmd_migrate, "apply pending migrations"),
+    "seed": (cmd_seed, "load the reference data (provinces, communes, procedures); --demo adds demo data"),
+    "openapi": (cmd_openapi, "write the OpenAPI document (--check: fail if the file differs)"),
+    "settings": (cmd_settings, "print the environment variables as a Markdown table"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="commune-pulse", description="Citizen feedback and commune service monitoring backend."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (_, help_text) in COMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        if name == "seed":
+            sub.add_argument("--demo", action="store_true", help="also load demo accounts and history")
+        if name == "openapi":
+            sub.add_argument("--output", default=str(OPENAPI_PATH))
+            sub.add_argument("--check", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        configure_logging(settings.log_level)
+        return COMMANDS[args.command][0](settings, args)
+    except (SettingsError, migrations.MigrationError, EmbeddedServerError) as exc:
+        print(f"commune-pulse: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        print(f"commune-pulse: cannot reach a server: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""The asyncpg pool and the per-request connection."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import asyncpg
+import msgspec
+from litestar.datastructures import State
+
+from backend.settings import Settings
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name, schema="pg_catalog", encoder=lambda v: msgspec.json.encode(v).decode(),
+            decoder=msgspec.json.decode,
+        )
+
+
+async def create_pool(settings: Settings) -> asyncpg.Pool:
+    assert settings.database_url, "servers must be resolved before the pool is opened"
+    pool = await asyncpg.create_pool(
+        settings.database_url,
+        min_size=1,
+        max_size=settings.db_pool_size,
+        init=_init_connection,
+        command_timeout=30,
+        server_settings={"application_name": "commune-pulse", "timezone": "UTC"},
+    )
+    assert pool is not None
+    return pool
+
+
+async def provide_db(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
+    """One connection and one transaction per request: committed before the response is
+    sent, rolled back when the handler raises."""
+    async with state.pool.acquire() as conn, conn.transaction():
+        yield conn
+
+
+async def connect(settings: Settings) -> asyncpg.Connection:
+    """A single connection for commands (migrate, seed) outside the pool."""
+    assert settings.database_url, "servers must be resolved before connecting"
+    conn = await asyncpg.connect(settings.database_url, server_settings={"timezone": "UTC"})
+    await _init_connection(conn)
+    return conn

@@ -1,0 +1,218 @@
+"""Errors as RFC 9457 problem documents with a stable code and Vietnamese + English text.
+
+Services raise AppError(code); the handler map turns it, and every framework error
+(validation, 404, 405...), into a problem document. Unknown exceptions become a 500 that
+reveals nothing but the request id.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
+
+from backend.log import current_request_id
+from schemas.problem import FieldError, Messages, Problem
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+@dataclass(frozen=True)
+class Text:
+    vi: str
+    en: str
+
+    def pick(self, language: str) -> str:
+        return self.en if language == "en" else self.vi
+
+
+CATALOG: dict[str, tuple[int, Text]] = {
+    "malformed_body": (400, Text("Nội dung yêu cầu không đọc được (JSON sai cú pháp)", "The request body is not valid JSON")),
+    "validation_failed": (422, Text("Dữ liệu gửi lên không hợp lệ", "The request data is invalid")),
+    "invalid_parameter": (400, Text("Tham số không hợp lệ", "A request parameter is invalid")),
+    "invalid_cursor": (400, Text("Con trỏ phân trang không hợp lệ", "The pagination cursor is invalid")),
+    "unauthenticated": (401, Text("Cần đăng nhập để thực hiện thao tác này", "Authentication is required")),
+    "invalid_token": (401, Text("Phiên đăng nhập không hợp lệ hoặc đã hết hạn", "The token is invalid or has expired")),
+    "invalid_credentials": (401, Text("Tên đăng nhập hoặc mật khẩu không đúng", "Wrong username or password")),
+    "invalid_refresh_token": (401, Text("Phiên làm việc đã hết hạn, vui lòng đăng nhập lại", "The session has ended; please log in again")),
+    "invalid_api_key": (401, Text("Khóa API không hợp lệ hoặc đã bị thu hồi", "The API key is invalid or revoked")),
+    "install_secret_required": (401, Text("Thiết bị này đã đăng ký; cần mã bí mật của thiết bị", "This install is already registered; its install secret is required")),
+    "install_blocked": (403, Text("Thiết bị này đã bị chặn", "This install has been blocked")),
+    "forbidden_role": (403, Text("Vai trò của bạn không được phép thực hiện thao tác này", "Your role does not allow this")),
+    "out_of_scope": (403, Text("Nội dung này nằm ngoài phạm vi quản lý của bạn", "This is outside your scope")),
+    "not_found": (404, Text("Không tìm thấy", "Not found")),
+    "commune_not_found": (404, Text("Không tìm thấy xã/phường/đặc khu", "Commune not found")),
+    "province_not_found": (404, Text("Không tìm thấy tỉnh/thành phố", "Province not found")),
+    "procedure_not_found": (404, Text("Không tìm thấy thủ tục hành chính", "Procedure not found")),
+    "user_not_found": (404, Text("Không tìm thấy người dùng", "User not found")),
+    "api_key_not_found": (404, Text("Không tìm thấy khóa API", "API key not found")),
+    "method_not_allowed": (405, Text("Phương thức không được hỗ trợ", "Method not allowed")),
+    "username_taken": (409, Text("Tên đăng nhập đã được sử dụng", "The username is already taken")),
+    "request_too_large": (413, Text("Nội dung yêu cầu quá lớn", "The request is too large")),
+    "unsupported_media_type": (415, Text("Định dạng nội dung không được hỗ trợ", "Unsupported media type")),
+    "invalid_scope": (422, Text("Phạm vi không hợp lệ cho vai trò này", "The scope is not valid for this role")),
+    "too_many_login_attempts": (429, Text("Đăng nhập sai quá nhiều lần, vui lòng thử lại sau", "Too many failed logins; try again later")),
+    "too_many_requests": (429, Text("Quá nhiều yêu cầu, vui lòng thử lại sau", "Too many requests; try again later")),
+    "internal_error": (500, Text("Lỗi hệ thống, vui lòng thử lại sau", "Internal error; please try again later")),
+    "service_unavailable": (503, Text("Dịch vụ tạm thời không sẵn sàng", "The service is temporarily unavailable")),
+}
+
+_CODE_FOR_STATUS = {
+    400: "invalid_parameter",
+    401: "unauthenticated",
+    403: "forbidden_role",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+    503: "service_unavailable",
+}
+
+
+class AppError(Exception):
+    """A failure the caller can act on; `code` must be in CATALOG."""
+
+    def __init__(
+        self,
+        code: str,
+        detail: Text | None = None,
+        *,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
+    ) -> None:
+        if code not in CATALOG:
+            raise ValueError(f"unknown problem code {code!r}")
+        super().__init__(code)
+        self.code = code
+        self.status = CATALOG[code][0]
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+        self.extensions = extensions or {}
+
+
+def preferred_language(accept_language: str | None) -> str:
+    """'en' or 'vi' from an Accept-Language header: the highest q wins, then the earliest; else 'vi'."""
+    candidates = []
+    for index, part in enumerate((accept_language or "").split(",")):
+        tag, *params = (piece.strip() for piece in part.split(";"))
+        q = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        language = tag.lower().split("-")[0]
+        if language in ("vi", "en") and q > 0:
+            candidates.append((-q, index, language))
+    return min(candidates)[2] if candidates else "vi"
+
+
+def problem_response(
+    request: Request[Any, Any, Any],
+    code: str,
+    *,
+    status: int | None = None,
+    detail: Text | None = None,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
+) -> Response[bytes]:
+    default_status, title = CATALOG[code]
+    language = preferred_language(request.headers.get("accept-language"))
+    problem = Problem(
+        type=f"urn:commune-pulse:problem:{code}",
+        title=title.pick(language),
+        status=status or default_status,
+        code=code,
+        messages=Messages(vi=(detail or title).vi, en=(detail or title).en),
+        detail=detail.pick(language) if detail else None,
+        instance=request.url.path,
+        request_id=current_request_id(),
+        errors=errors,
+    )
+    body = msgspec.to_builtins(problem)
+    if extensions:
+        body.update(extensions)
+    return Response(
+        content=msgspec.json.encode(body),
+        status_code=problem.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers={"content-language": language, **(headers or {})},
+    )
+
+
+def handle_app_error(request: Request[Any, Any, Any], exc: AppError) -> Response[bytes]:
+    return problem_response(
+        request, exc.code, detail=exc.detail, errors=exc.errors, headers=exc.headers, extensions=exc.extensions
+    )
+
+
+_MSGSPEC_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+
+
+def _field_errors(exc: ValidationException) -> list[FieldError]:
+    errors = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if not isinstance(item, dict):
+            continue
+        message = str(item.get("message", ""))
+        field = str(item.get("key") or "")
+        match = _MSGSPEC_PATH.search(message)
+        if match:
+            field = field or match["path"].lstrip(".") or "body"
+            message = message[: match.start()]
+        source = item.get("source")
+        if source and source != "body" and field:
+            field = f"{source}.{field}"
+        errors.append(FieldError(field=field or "body", message=message))
+    return errors
+
+
+def handle_validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
+    errors = _field_errors(exc)
+    text = " ".join([str(exc.detail)] + [e.message for e in errors])
+    if "malformed" in text.lower() or "invalid json" in text.lower():
+        return problem_response(request, "malformed_body", errors=errors or None)
+    in_body = any(not e.field.startswith(("query.", "path.", "header.", "cookie.")) for e in errors)
+    if errors and not in_body:
+        return problem_response(request, "invalid_parameter", errors=errors)
+    return problem_response(request, "validation_failed", errors=errors or None)
+
+
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    status = exc.status_code
+    if status >= 500:
+        log.error("server error", exc_info=exc)
+        return problem_response(request, "internal_error" if status == 500 else "service_unavailable")
+    if isinstance(exc.__cause__, SerializationException):
+        return problem_response(
+            request, "malformed_body", errors=[FieldError(field="body", message=str(exc.__cause__))]
+        )
+    code = _CODE_FOR_STATUS.get(status, "invalid_parameter")
+    headers = dict(exc.headers or {})
+    return problem_response(request, code, status=status, headers=headers)
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    log.exception("unhandled error", exc_info=exc)
+    return problem_response(request, "internal_error")
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    AppError: handle_app_error,
+    ValidationException: handle_validation_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}

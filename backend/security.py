@@ -1,0 +1,101 @@
+"""Passwords (argon2id), opaque secrets (hashed with SHA-256) and signed tokens (JWT, HS256)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from backend.settings import Settings
+
+_hasher = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory profile
+
+# Verified against when a username does not exist, so both paths take the same time.
+_DUMMY_HASH = _hasher.hash("commune-pulse: no such user")
+
+JWT_ALGORITHM = "HS256"
+JWT_ISSUER = "commune-pulse"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def _verify(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    """Check a password off the event loop (argon2 takes tens of milliseconds on purpose)."""
+    return await asyncio.to_thread(_verify, password_hash, password)
+
+
+async def hash_password_async(password: str) -> str:
+    return await asyncio.to_thread(hash_password, password)
+
+
+def new_secret(nbytes: int = 32) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+def digest(secret: str) -> bytes:
+    """High-entropy secrets (refresh tokens, API keys, install secrets) need no slow hash."""
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def same_digest(a: bytes, b: bytes) -> bool:
+    return hmac.compare_digest(a, b)
+
+
+def jwt_secret(settings: Settings) -> str:
+    """JWT_SECRET, or for a single-machine setup one generated once under DATA_DIR."""
+    if settings.jwt_secret:
+        return settings.jwt_secret
+    path = Path(settings.data_dir) / "secrets" / "jwt.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def issue_token(secret: str, subject: str, kind: str, ttl_seconds: int) -> tuple[str, datetime]:
+    now = datetime.now(UTC).replace(microsecond=0)
+    expires = now + timedelta(seconds=ttl_seconds)
+    claims: dict[str, Any] = {
+        "iss": JWT_ISSUER,
+        "sub": subject,
+        "typ": kind,
+        "iat": now,
+        "exp": expires,
+        "jti": secrets.token_hex(8),
+    }
+    return jwt.encode(claims, secret, algorithm=JWT_ALGORITHM), expires
+
+
+class InvalidToken(Exception):
+    pass
+
+
+def read_token(secret: str, token: str) -> dict[str, Any]:
+    try:
+        return jwt.decode(
+            token,
+            secret,
+            algorithms=[JWT_ALGORITHM],
+            issuer=JWT_ISSUER,
+            options={"require": ["exp", "iat", "sub", "typ", "iss"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(str(exc)) from exc

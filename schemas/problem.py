@@ -1,0 +1,25 @@
+from schemas.base import Base
+
+
+class Messages(Base, kw_only=True):
+    vi: str
+    en: str
+
+
+class FieldError(Base, kw_only=True):
+    field: str
+    message: str
+
+
+class Problem(Base, kw_only=True):
+    """RFC 9457 problem details. `title` and `detail` follow Accept-Language; `messages` has both."""
+
+    type: str
+    title: str
+    status: int
+    code: str
+    messages: Messages
+    detail: str | None = None
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[FieldError] | None = None
