@@ -65,9 +65,13 @@ def create_app(settings: Settings) -> Litestar:
             yield
         finally:
             await app.state.redis.aclose()
+            # A pool handed to the client is not closed with it.
+            await app.state.redis.connection_pool.disconnect()
             await app.state.pool.close()
 
-    prometheus = PrometheusConfig(app_name="commune_pulse", group_path=True, exclude=["^/metrics", "^/health"])
+    prometheus = PrometheusConfig(
+        app_name="commune_pulse", prefix="commune_pulse", group_path=True, exclude=["^/metrics", "^/health"]
+    )
     return Litestar(
         route_handlers=[*CONTROLLERS, MetricsController],
         lifespan=[lifespan],

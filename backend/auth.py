@@ -107,9 +107,7 @@ async def _authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Princ
             if row is None or not same_digest(row["secret_hash"], digest(parts[1])):
                 raise AppError("invalid_api_key")
             await conn.execute(TOUCH_API_KEY_SQL, row["id"])
-        return ApiKeyPrincipal(
-            row["id"], row["name"], row["scope_kind"], row["province_code"], row["commune_code"]
-        )
+        return ApiKeyPrincipal(row["id"], row["name"], row["scope_kind"], row["province_code"], row["commune_code"])
 
     header = connection.headers.get("authorization")
     if not header:

@@ -40,8 +40,10 @@ async def prepare_database(settings: Settings, *, reference: bool, demo: bool) -
         if demo:
             accounts = await seed_demo_accounts(conn)
             history = await seed_demo_history(conn)
-            done.append(f"demo accounts {'loaded' if accounts else 'already there'}, "
-                        f"demo history {'loaded' if history else 'already there'}")
+            done.append(
+                f"demo accounts {'loaded' if accounts else 'already there'}, "
+                f"demo history {'loaded' if history else 'already there'}"
+            )
     finally:
         await conn.close()
     return done
@@ -107,15 +109,13 @@ async def _run_api_and_worker(settings: Settings) -> None:
     from backend.worker import create_worker
 
     server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False
-        )
+        uvicorn.Config(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
     )
     worker = create_worker(settings, handle_signals=False)
     worker_task = asyncio.create_task(worker.async_run())
 
     async def announce() -> None:
-        while not server.started:
+        while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
             await asyncio.sleep(0.05)
         print(dev_banner(settings), flush=True)
 

@@ -14,7 +14,9 @@ from backend.settings import Settings
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for type_name in ("json", "jsonb"):
         await conn.set_type_codec(
-            type_name, schema="pg_catalog", encoder=lambda v: msgspec.json.encode(v).decode(),
+            type_name,
+            schema="pg_catalog",
+            encoder=lambda v: msgspec.json.encode(v).decode(),
             decoder=msgspec.json.decode,
         )
 

@@ -44,9 +44,7 @@ def start_postgres(folder: Path) -> tuple[object, str]:
     # A database of our own, UTF-8 with C collation, so the default one stays untouched.
     exists = server.psql(f"select 1 from pg_database where datname = '{DATABASE_NAME}';")
     if "(1 row)" not in exists:
-        server.psql(
-            f"create database {DATABASE_NAME} encoding 'UTF8' lc_collate 'C' lc_ctype 'C' template template0;"
-        )
+        server.psql(f"create database {DATABASE_NAME} encoding 'UTF8' lc_collate 'C' lc_ctype 'C' template template0;")
     return server, with_database(server.get_uri(), DATABASE_NAME)
 
 

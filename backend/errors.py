@@ -34,19 +34,46 @@ class Text:
 
 
 CATALOG: dict[str, tuple[int, Text]] = {
-    "malformed_body": (400, Text("Nội dung yêu cầu không đọc được (JSON sai cú pháp)", "The request body is not valid JSON")),
+    "malformed_body": (
+        400,
+        Text("Nội dung yêu cầu không đọc được (JSON sai cú pháp)", "The request body is not valid JSON"),
+    ),
     "validation_failed": (422, Text("Dữ liệu gửi lên không hợp lệ", "The request data is invalid")),
     "invalid_parameter": (400, Text("Tham số không hợp lệ", "A request parameter is invalid")),
     "invalid_cursor": (400, Text("Con trỏ phân trang không hợp lệ", "The pagination cursor is invalid")),
     "unauthenticated": (401, Text("Cần đăng nhập để thực hiện thao tác này", "Authentication is required")),
-    "invalid_token": (401, Text("Phiên đăng nhập không hợp lệ hoặc đã hết hạn", "The token is invalid or has expired")),
-    "invalid_credentials": (401, Text("Tên đăng nhập hoặc mật khẩu không đúng", "Wrong username or password")),
-    "invalid_refresh_token": (401, Text("Phiên làm việc đã hết hạn, vui lòng đăng nhập lại", "The session has ended; please log in again")),
-    "invalid_api_key": (401, Text("Khóa API không hợp lệ hoặc đã bị thu hồi", "The API key is invalid or revoked")),
-    "install_secret_required": (401, Text("Thiết bị này đã đăng ký; cần mã bí mật của thiết bị", "This install is already registered; its install secret is required")),
+    "invalid_token": (
+        401,
+        Text("Phiên đăng nhập không hợp lệ hoặc đã hết hạn", "The token is invalid or has expired"),
+    ),
+    "invalid_credentials": (
+        401,
+        Text("Tên đăng nhập hoặc mật khẩu không đúng", "Wrong username or password"),
+    ),
+    "invalid_refresh_token": (
+        401,
+        Text("Phiên làm việc đã hết hạn, vui lòng đăng nhập lại", "The session has ended; please log in again"),
+    ),
+    "invalid_api_key": (
+        401,
+        Text("Khóa API không hợp lệ hoặc đã bị thu hồi", "The API key is invalid or revoked"),
+    ),
+    "install_secret_required": (
+        401,
+        Text(
+            "Thiết bị này đã đăng ký; cần mã bí mật của thiết bị",
+            "This install is already registered; its install secret is required",
+        ),
+    ),
     "install_blocked": (403, Text("Thiết bị này đã bị chặn", "This install has been blocked")),
-    "forbidden_role": (403, Text("Vai trò của bạn không được phép thực hiện thao tác này", "Your role does not allow this")),
-    "out_of_scope": (403, Text("Nội dung này nằm ngoài phạm vi quản lý của bạn", "This is outside your scope")),
+    "forbidden_role": (
+        403,
+        Text("Vai trò của bạn không được phép thực hiện thao tác này", "Your role does not allow this"),
+    ),
+    "out_of_scope": (
+        403,
+        Text("Nội dung này nằm ngoài phạm vi quản lý của bạn", "This is outside your scope"),
+    ),
     "not_found": (404, Text("Không tìm thấy", "Not found")),
     "commune_not_found": (404, Text("Không tìm thấy xã/phường/đặc khu", "Commune not found")),
     "province_not_found": (404, Text("Không tìm thấy tỉnh/thành phố", "Province not found")),
@@ -57,11 +84,26 @@ CATALOG: dict[str, tuple[int, Text]] = {
     "username_taken": (409, Text("Tên đăng nhập đã được sử dụng", "The username is already taken")),
     "request_too_large": (413, Text("Nội dung yêu cầu quá lớn", "The request is too large")),
     "unsupported_media_type": (415, Text("Định dạng nội dung không được hỗ trợ", "Unsupported media type")),
-    "invalid_scope": (422, Text("Phạm vi không hợp lệ cho vai trò này", "The scope is not valid for this role")),
-    "too_many_login_attempts": (429, Text("Đăng nhập sai quá nhiều lần, vui lòng thử lại sau", "Too many failed logins; try again later")),
-    "too_many_requests": (429, Text("Quá nhiều yêu cầu, vui lòng thử lại sau", "Too many requests; try again later")),
-    "internal_error": (500, Text("Lỗi hệ thống, vui lòng thử lại sau", "Internal error; please try again later")),
-    "service_unavailable": (503, Text("Dịch vụ tạm thời không sẵn sàng", "The service is temporarily unavailable")),
+    "invalid_scope": (
+        422,
+        Text("Phạm vi không hợp lệ cho vai trò này", "The scope is not valid for this role"),
+    ),
+    "too_many_login_attempts": (
+        429,
+        Text("Đăng nhập sai quá nhiều lần, vui lòng thử lại sau", "Too many failed logins; try again later"),
+    ),
+    "too_many_requests": (
+        429,
+        Text("Quá nhiều yêu cầu, vui lòng thử lại sau", "Too many requests; try again later"),
+    ),
+    "internal_error": (
+        500,
+        Text("Lỗi hệ thống, vui lòng thử lại sau", "Internal error; please try again later"),
+    ),
+    "service_unavailable": (
+        503,
+        Text("Dịch vụ tạm thời không sẵn sàng", "The service is temporarily unavailable"),
+    ),
 }
 
 _CODE_FOR_STATUS = {
@@ -155,7 +197,12 @@ def problem_response(
 
 def handle_app_error(request: Request[Any, Any, Any], exc: AppError) -> Response[bytes]:
     return problem_response(
-        request, exc.code, detail=exc.detail, errors=exc.errors, headers=exc.headers, extensions=exc.extensions
+        request,
+        exc.code,
+        detail=exc.detail,
+        errors=exc.errors,
+        headers=exc.headers,
+        extensions=exc.extensions,
     )
 
 

@@ -85,9 +85,7 @@ async def migrate(conn: asyncpg.Connection, folder: Path | None = None) -> list[
                 try:
                     await conn.execute(migration.sql)
                 except asyncpg.PostgresError as exc:
-                    raise MigrationError(
-                        f"{migration.version:04d}_{migration.name}.sql failed: {exc}"
-                    ) from exc
+                    raise MigrationError(f"{migration.version:04d}_{migration.name}.sql failed: {exc}") from exc
                 await conn.execute(RECORD_SQL, migration.version, migration.name, migration.checksum)
             done.append(migration)
         return done
@@ -103,9 +101,7 @@ def _check_applied(migrations: list[Migration], applied: dict[int, asyncpg.Recor
         if file is None:
             raise MigrationError(f"{label} was applied to this database but is missing from migrations/")
         if file.checksum != row["checksum"]:
-            raise MigrationError(
-                f"{label} was edited after it was applied; add a new migration instead of changing it"
-            )
+            raise MigrationError(f"{label} was edited after it was applied; add a new migration instead of changing it")
 
 
 async def pending(conn: asyncpg.Connection, folder: Path | None = None) -> list[Migration]:

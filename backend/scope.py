@@ -39,9 +39,7 @@ where c.code = $1
 """
 
 
-async def require_commune_access(
-    conn: Any, staff: StaffPrincipal, roles: frozenset[str], commune_code: str
-) -> None:
+async def require_commune_access(conn: Any, staff: StaffPrincipal, roles: frozenset[str], commune_code: str) -> None:
     """404 for a commune that does not exist, 403 for one outside the caller's scope.
 
     Communes are public reference data, so telling the two apart leaks nothing."""

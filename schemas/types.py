@@ -29,7 +29,5 @@ PageLimit = Annotated[int, Meta(ge=1, le=200)]
 
 Platform = Literal["android", "ios", "web"]
 Locale = Literal["vi", "en"]
-Role = Literal[
-    "commune_chair", "commune_official", "front_staff", "front_supervisor", "province_admin", "system_admin"
-]
+Role = Literal["commune_chair", "commune_official", "front_staff", "front_supervisor", "province_admin", "system_admin"]
 ScopeKind = Literal["commune", "province", "national"]

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import Controller, delete, get, post
+from litestar.params import JSONBody
 
-from backend.auth import StaffPrincipal, staff_with
+from backend.api.params import DB, IdPath, Staff
+from backend.auth import staff_with
 from backend.services import api_keys
 from schemas.api_keys import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyList
 
@@ -15,13 +15,13 @@ class ApiKeyController(Controller):
     guards = [staff_with(*api_keys.KEY_ADMINS)]
 
     @get(operation_id="ListApiKeys", summary="Machine API keys within the caller's administration")
-    async def list_keys(self, db: Any, staff: StaffPrincipal) -> ApiKeyList:
+    async def list_keys(self, db: DB, staff: Staff) -> ApiKeyList:
         return await api_keys.list_api_keys(db, staff)
 
     @post(operation_id="CreateApiKey", summary="Create a key; the whole key is shown only in this answer")
-    async def create_key(self, db: Any, staff: StaffPrincipal, data: ApiKeyCreate) -> ApiKeyCreated:
+    async def create_key(self, db: DB, staff: Staff, data: JSONBody[ApiKeyCreate]) -> ApiKeyCreated:
         return await api_keys.create_api_key(db, staff, data)
 
     @delete("/{key_id:int}", status_code=200, operation_id="RevokeApiKey")
-    async def revoke_key(self, db: Any, staff: StaffPrincipal, key_id: int) -> ApiKey:
+    async def revoke_key(self, db: DB, staff: Staff, key_id: IdPath) -> ApiKey:
         return await api_keys.revoke_api_key(db, staff, key_id)

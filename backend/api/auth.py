@@ -4,7 +4,9 @@ from typing import Any
 
 from litestar import Controller, Request, Response, post
 from litestar.datastructures import State
+from litestar.params import JSONBody
 
+from backend.api.params import DB
 from backend.services import auth as service
 from schemas.auth import DeviceSession, DeviceSessionRequest, LoginRequest, RefreshRequest, StaffSession
 
@@ -15,19 +17,24 @@ class AuthController(Controller):
 
     @post("/login", status_code=200, operation_id="LogIn", summary="Staff login with username and password")
     async def log_in(
-        self, data: LoginRequest, db: Any, state: State, request: Request[Any, Any, Any]
+        self, data: JSONBody[LoginRequest], db: DB, state: State, request: Request[Any, Any, Any]
     ) -> StaffSession:
         return await service.log_in(
-            db, state.redis, state.settings, state.jwt_secret, data.username, data.password,
+            db,
+            state.redis,
+            state.settings,
+            state.jwt_secret,
+            data.username,
+            data.password,
             request.headers.get("user-agent"),
         )
 
     @post("/refresh", status_code=200, operation_id="RefreshSession", summary="New tokens for a refresh token")
-    async def refresh(self, data: RefreshRequest, db: Any, state: State) -> StaffSession:
+    async def refresh(self, data: JSONBody[RefreshRequest], db: DB, state: State) -> StaffSession:
         return await service.refresh_session(db, state.settings, state.jwt_secret, data.refresh_token)
 
     @post("/logout", status_code=204, operation_id="LogOut", summary="End the session of a refresh token")
-    async def log_out(self, data: RefreshRequest, db: Any) -> None:
+    async def log_out(self, data: JSONBody[RefreshRequest], db: DB) -> None:
         await service.log_out(db, data.refresh_token)
 
     @post(
@@ -39,6 +46,8 @@ class AuthController(Controller):
             "the install_secret it was given."
         ),
     )
-    async def device_session(self, data: DeviceSessionRequest, db: Any, state: State) -> Response[DeviceSession]:
+    async def device_session(
+        self, data: JSONBody[DeviceSessionRequest], db: DB, state: State
+    ) -> Response[DeviceSession]:
         session, created = await service.open_device_session(db, state.settings, state.jwt_secret, data)
         return Response(session, status_code=201 if created else 200)

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from litestar import Controller, get
 
-from backend.auth import ApiKeyPrincipal, api_key_only
+from backend.api.params import ApiClient
+from backend.auth import api_key_only
 from backend.services.api_keys import identity
 from schemas.api_keys import ApiKeyIdentity
 
@@ -13,5 +14,5 @@ class IntegrationController(Controller):
     guards = [api_key_only]
 
     @get("/whoami", operation_id="GetApiKeyIdentity", summary="Check an API key and see its scope")
-    async def whoami(self, api_client: ApiKeyPrincipal) -> ApiKeyIdentity:
+    async def whoami(self, api_client: ApiClient) -> ApiKeyIdentity:
         return identity(api_client)

@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import Controller, get
 
-from backend.auth import CitizenPrincipal, Principal, StaffPrincipal, any_caller
+from backend.api.params import DB, AnyPrincipal
+from backend.auth import CitizenPrincipal, StaffPrincipal, any_caller
 from backend.errors import AppError
 from backend.services.auth import staff_user
 from schemas.auth import Me
@@ -16,7 +15,7 @@ class MeController(Controller):
     guards = [any_caller]
 
     @get(operation_id="GetMe", summary="Who the token belongs to")
-    async def me(self, principal: Principal, db: Any) -> Me:
+    async def me(self, principal: AnyPrincipal, db: DB) -> Me:
         if isinstance(principal, StaffPrincipal):
             return Me(kind="staff", staff=await staff_user(db, principal.user_id))
         if isinstance(principal, CitizenPrincipal):

@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import Controller, get
+from litestar.params import FromQuery
 
-from backend.api.params import CursorQuery, LimitQuery, ProcedureCodePath, SearchQuery
+from backend.api.params import DB, CursorQuery, LimitQuery, ProcedureCodePath, SearchQuery
 from backend.services import reference
 from schemas.reference import Procedure, ProcedurePage
 
@@ -15,11 +14,15 @@ class ProcedureController(Controller):
 
     @get(operation_id="ListProcedures", summary="The national catalog of commune-level procedures")
     async def list_procedures(
-        self, db: Any, q: SearchQuery = None, field: str | None = None, cursor: CursorQuery = None,
+        self,
+        db: DB,
+        q: SearchQuery = None,
+        field: FromQuery[str | None] = None,
+        cursor: CursorQuery = None,
         limit: LimitQuery = 50,
     ) -> ProcedurePage:
         return await reference.list_procedures(db, q=q, field=field, cursor=cursor, limit=limit)
 
     @get("/{code:str}", operation_id="GetProcedure")
-    async def get_procedure(self, db: Any, code: ProcedureCodePath) -> Procedure:
+    async def get_procedure(self, db: DB, code: ProcedureCodePath) -> Procedure:
         return await reference.get_procedure(db, code)

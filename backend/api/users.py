@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import Controller, delete, get, post
+from litestar.params import JSONBody
 
-from backend.api.params import CursorQuery, LimitQuery, SearchQuery
-from backend.auth import StaffPrincipal, staff_with
+from backend.api.params import DB, CursorQuery, IdPath, LimitQuery, SearchQuery, Staff
+from backend.auth import staff_with
 from backend.services import users
 from schemas.users import User, UserCreate, UserPage
 
@@ -17,19 +16,23 @@ class UserController(Controller):
 
     @get(operation_id="ListUsers", summary="Staff accounts within the caller's administration")
     async def list_users(
-        self, db: Any, staff: StaffPrincipal, q: SearchQuery = None, cursor: CursorQuery = None,
+        self,
+        db: DB,
+        staff: Staff,
+        q: SearchQuery = None,
+        cursor: CursorQuery = None,
         limit: LimitQuery = 50,
     ) -> UserPage:
         return await users.list_users(db, staff, q=q, cursor=cursor, limit=limit)
 
     @post(operation_id="CreateUser", summary="Create a staff account with scoped roles")
-    async def create_user(self, db: Any, staff: StaffPrincipal, data: UserCreate) -> User:
+    async def create_user(self, db: DB, staff: Staff, data: JSONBody[UserCreate]) -> User:
         return await users.create_user(db, staff, data)
 
     @get("/{user_id:int}", operation_id="GetUser")
-    async def get_user(self, db: Any, staff: StaffPrincipal, user_id: int) -> User:
+    async def get_user(self, db: DB, staff: Staff, user_id: IdPath) -> User:
         return await users.get_user(db, staff, user_id)
 
     @delete("/{user_id:int}", status_code=200, operation_id="DeactivateUser", summary="Deactivate an account")
-    async def deactivate_user(self, db: Any, staff: StaffPrincipal, user_id: int) -> User:
+    async def deactivate_user(self, db: DB, staff: Staff, user_id: IdPath) -> User:
         return await users.deactivate_user(db, staff, user_id)

@@ -60,25 +60,74 @@ class Desk:
 
 
 DESKS = (
-    Desk("justice", "Công chức Tư pháp - Hộ tịch", "Justice and civil status officer", "UBND {vi}",
-         "{en} People's Committee", ("Civil status", "Certification", "Adoption")),
-    Desk("police", "Trưởng Công an", "Head of police", "Công an {vi}", "{en} Police",
-         ("Residence registration and management", "Identity card issuance and management")),
-    Desk("land", "Công chức Địa chính - Xây dựng", "Land and construction officer", "UBND {vi}",
-         "{en} People's Committee", ("Land", "Construction activities")),
-    Desk("social", "Công chức Văn hóa - Xã hội", "Culture and social affairs officer", "UBND {vi}",
-         "{en} People's Committee", ("Poverty reduction",
-                                     "Collection of social, health, unemployment, occupational accident and "
-                                     "disease insurance contributions")),
-    Desk("economy", "Công chức Kinh tế", "Economic affairs officer", "UBND {vi}", "{en} People's Committee",
-         ("Enterprise establishment and operation (household businesses)",)),
+    Desk(
+        "justice",
+        "Công chức Tư pháp - Hộ tịch",
+        "Justice and civil status officer",
+        "UBND {vi}",
+        "{en} People's Committee",
+        ("Civil status", "Certification", "Adoption"),
+    ),
+    Desk(
+        "police",
+        "Trưởng Công an",
+        "Head of police",
+        "Công an {vi}",
+        "{en} Police",
+        ("Residence registration and management", "Identity card issuance and management"),
+    ),
+    Desk(
+        "land",
+        "Công chức Địa chính - Xây dựng",
+        "Land and construction officer",
+        "UBND {vi}",
+        "{en} People's Committee",
+        ("Land", "Construction activities"),
+    ),
+    Desk(
+        "social",
+        "Công chức Văn hóa - Xã hội",
+        "Culture and social affairs officer",
+        "UBND {vi}",
+        "{en} People's Committee",
+        (
+            "Poverty reduction",
+            "Collection of social, health, unemployment, occupational accident and disease insurance contributions",
+        ),
+    ),
+    Desk(
+        "economy",
+        "Công chức Kinh tế",
+        "Economic affairs officer",
+        "UBND {vi}",
+        "{en} People's Committee",
+        ("Enterprise establishment and operation (household businesses)",),
+    ),
 )
 
 # Deterministic Vietnamese names: family, middle and given names combined by index.
 FAMILY = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương")
 MIDDLE = ("Văn", "Thị", "Minh", "Thu", "Đức", "Ngọc", "Quang", "Thanh", "Hải", "Mai")
-GIVEN = ("An", "Bình", "Châu", "Dũng", "Giang", "Hà", "Hùng", "Lan", "Long", "Nam", "Phương", "Quân", "Sơn",
-         "Thảo", "Trang", "Tuấn", "Việt", "Yến")
+GIVEN = (
+    "An",
+    "Bình",
+    "Châu",
+    "Dũng",
+    "Giang",
+    "Hà",
+    "Hùng",
+    "Lan",
+    "Long",
+    "Nam",
+    "Phương",
+    "Quân",
+    "Sơn",
+    "Thảo",
+    "Trang",
+    "Tuấn",
+    "Việt",
+    "Yến",
+)
 
 
 def person_name(index: int) -> str:
@@ -178,17 +227,27 @@ async def seed_demo_accounts(conn: Any, now: datetime | None = None) -> bool:
             for desk in DESKS:
                 person += 1
                 holder = await conn.fetchval(
-                    INSERT_OFFICIAL_SQL, commune.code, person_name(person), desk.position, desk.position_en, True
+                    INSERT_OFFICIAL_SQL,
+                    commune.code,
+                    person_name(person),
+                    desk.position,
+                    desk.position_en,
+                    True,
                 )
                 if desk.key == "justice":
                     person += 1
                     predecessor = await conn.fetchval(
-                        INSERT_OFFICIAL_SQL, commune.code, person_name(person), desk.position, desk.position_en, True
+                        INSERT_OFFICIAL_SQL,
+                        commune.code,
+                        person_name(person),
+                        desk.position,
+                        desk.position_en,
+                        True,
                     )
-                    await conn.execute(INSERT_ASSIGNMENTS_SQL, commune.code, predecessor, list(desk.fields), start,
-                                       rotation)
-                    await conn.execute(INSERT_ASSIGNMENTS_SQL, commune.code, holder, list(desk.fields), rotation,
-                                       None)
+                    await conn.execute(
+                        INSERT_ASSIGNMENTS_SQL, commune.code, predecessor, list(desk.fields), start, rotation
+                    )
+                    await conn.execute(INSERT_ASSIGNMENTS_SQL, commune.code, holder, list(desk.fields), rotation, None)
                 else:
                     await conn.execute(INSERT_ASSIGNMENTS_SQL, commune.code, holder, list(desk.fields), start, None)
 
@@ -360,12 +419,19 @@ async def _seed_commune_history(conn: Any, commune: DemoCommune, services: list[
         satisfied = rng.random() < commune.satisfaction - (0.25 if late else 0)
         score = rng.choice((4, 5, 5)) if satisfied else rng.choice((1, 2, 2, 3, 3))
         comment = rng.choice(GOOD_COMMENTS if satisfied else BAD_COMMENTS) if rng.random() < 0.3 else None
-        ratings.append((
-            rng.choice(citizens), service_id, code, score,
-            max(1, min(5, score + rng.choice((-1, 0, 0, 1)))),
-            2 if late else max(1, min(5, score + rng.choice((-1, 0, 1)))),
-            comment, completed + timedelta(minutes=rng.randint(5, 600)), f"demo-rating-{code}",
-        ))
+        ratings.append(
+            (
+                rng.choice(citizens),
+                service_id,
+                code,
+                score,
+                max(1, min(5, score + rng.choice((-1, 0, 0, 1)))),
+                2 if late else max(1, min(5, score + rng.choice((-1, 0, 1)))),
+                comment,
+                completed + timedelta(minutes=rng.randint(5, 600)),
+                f"demo-rating-{code}",
+            )
+        )
     if ratings:
         await conn.execute(INSERT_RATINGS_SQL, *map(list, zip(*ratings, strict=True)))
 
@@ -377,11 +443,20 @@ async def _seed_commune_history(conn: Any, commune: DemoCommune, services: list[
         age_days = (now - created).days
         status = "received" if age_days < 3 else rng.choice(("triaged", "forwarded", "answered", "closed"))
         answered = status in ("answered", "closed")
-        feedback.append((
-            f"GY-{commune.code}-{index + 1:05d}", rng.choice(citizens), category, commune.code,
-            rng.choice(services)["id"], status, FEEDBACK_TEXTS[category], category == "wrongdoing_report",
-            created, "Ủy ban nhân dân đã tiếp nhận và xử lý, xin cảm ơn ý kiến của công dân." if answered else None,
-            min(created + timedelta(days=rng.randint(2, 12)), now) if answered else None,
-            created + timedelta(days=15) if status in ("forwarded", "answered", "closed") else None,
-        ))
+        feedback.append(
+            (
+                f"GY-{commune.code}-{index + 1:05d}",
+                rng.choice(citizens),
+                category,
+                commune.code,
+                rng.choice(services)["id"],
+                status,
+                FEEDBACK_TEXTS[category],
+                category == "wrongdoing_report",
+                created,
+                "Ủy ban nhân dân đã tiếp nhận và xử lý, xin cảm ơn ý kiến của công dân." if answered else None,
+                min(created + timedelta(days=rng.randint(2, 12)), now) if answered else None,
+                created + timedelta(days=15) if status in ("forwarded", "answered", "closed") else None,
+            )
+        )
     await conn.execute(INSERT_FEEDBACK_SQL, *map(list, zip(*feedback, strict=True)))

@@ -71,7 +71,8 @@ async def load_reference(conn: Any) -> dict[str, int]:
     async with conn.transaction():
         changed = {
             "provinces": await conn.execute(
-                UPSERT_PROVINCES_SQL, *_columns(provinces, "code", "name", "name_en", "full_name", "full_name_en", "kind")
+                UPSERT_PROVINCES_SQL,
+                *_columns(provinces, "code", "name", "name_en", "full_name", "full_name_en", "kind"),
             ),
             "communes": await conn.execute(
                 UPSERT_COMMUNES_SQL,
@@ -79,8 +80,18 @@ async def load_reference(conn: Any) -> dict[str, int]:
             ),
             "procedures": await conn.execute(
                 UPSERT_PROCEDURES_SQL,
-                *_columns(procedures, "code", "name_vi", "name_en", "field_vi", "field_en", "statutory_days",
-                          "days_kind", "levels", "legal_basis"),
+                *_columns(
+                    procedures,
+                    "code",
+                    "name_vi",
+                    "name_en",
+                    "field_vi",
+                    "field_en",
+                    "statutory_days",
+                    "days_kind",
+                    "levels",
+                    "legal_basis",
+                ),
             ),
         }
     return {table: int(status.split()[-1]) for table, status in changed.items()}

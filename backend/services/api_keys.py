@@ -43,8 +43,10 @@ async def create_api_key(conn: Any, actor: StaffPrincipal, data: ApiKeyCreate) -
     if (data.scope_kind == "national") != (data.scope_code is None):
         raise AppError(
             "invalid_scope",
-            Text("Phạm vi toàn quốc không có mã; phạm vi khác cần mã đơn vị",
-                 "A national scope takes no code; other scopes need a unit code"),
+            Text(
+                "Phạm vi toàn quốc không có mã; phạm vi khác cần mã đơn vị",
+                "A national scope takes no code; other scopes need a unit code",
+            ),
         )
     row = await conn.fetchrow(KEY_SCOPE_SQL, actor.user_id, data.scope_kind, data.scope_code, list(KEY_ADMINS))
     if not row["scope_exists"]:
@@ -56,8 +58,13 @@ async def create_api_key(conn: Any, actor: StaffPrincipal, data: ApiKeyCreate) -
         CREATE_KEY_SQL, data.name, prefix, digest(secret), data.scope_kind, data.scope_code, actor.user_id
     )
     await record_audit(
-        conn, actor_kind="staff", actor_user_id=actor.user_id, action="api_key.create", object_kind="api_key",
-        object_id=created["id"], data={"scope_kind": data.scope_kind, "scope_code": data.scope_code},
+        conn,
+        actor_kind="staff",
+        actor_user_id=actor.user_id,
+        action="api_key.create",
+        object_kind="api_key",
+        object_id=created["id"],
+        data={"scope_kind": data.scope_kind, "scope_code": data.scope_code},
     )
     return ApiKeyCreated(key=f"{API_KEY_PREFIX}_{prefix}_{secret}", api_key=msgspec.convert(dict(created), ApiKey))
 
@@ -104,7 +111,11 @@ async def revoke_api_key(conn: Any, actor: StaffPrincipal, key_id: int) -> ApiKe
         raise AppError("api_key_not_found")
     row = await conn.fetchrow(REVOKE_SQL, key_id)
     await record_audit(
-        conn, actor_kind="staff", actor_user_id=actor.user_id, action="api_key.revoke", object_kind="api_key",
+        conn,
+        actor_kind="staff",
+        actor_user_id=actor.user_id,
+        action="api_key.revoke",
+        object_kind="api_key",
         object_id=key_id,
     )
     return msgspec.convert(dict(row), ApiKey)

@@ -20,7 +20,13 @@ USER_FOR_LOGIN_SQL = "select id, password_hash from users where username = $1 an
 
 
 async def log_in(
-    conn: Any, redis: Any, settings: Settings, secret: str, username: str, password: str, user_agent: str | None
+    conn: Any,
+    redis: Any,
+    settings: Settings,
+    secret: str,
+    username: str,
+    password: str,
+    user_agent: str | None,
 ) -> StaffSession:
     """Check a staff password and open a session. Repeated failures for one username are
     refused for a while (429), whatever the password, so guessing stays slow."""
@@ -150,7 +156,11 @@ async def open_device_session(
     if row is None:
         install_secret = new_secret()
         citizen_id = await conn.fetchval(
-            NEW_INSTALL_SQL, request.install_id, digest(install_secret), request.platform, request.locale,
+            NEW_INSTALL_SQL,
+            request.install_id,
+            digest(install_secret),
+            request.platform,
+            request.locale,
             request.app_version,
         )
         created = citizen_id is not None
@@ -165,7 +175,10 @@ async def open_device_session(
         await conn.execute(SEEN_INSTALL_SQL, citizen_id, request.platform, request.locale, request.app_version)
     token, expires = issue_token(secret, f"citizen:{citizen_id}", "citizen", settings.citizen_token_ttl)
     session = DeviceSession(
-        token_type="bearer", citizen_id=citizen_id, access_token=token, expires_at=expires,
+        token_type="bearer",
+        citizen_id=citizen_id,
+        access_token=token,
+        expires_at=expires,
         install_secret=install_secret,
     )
     return session, created

@@ -38,7 +38,10 @@ def check_grant_shape(grant: RoleGrantIn) -> None:
         allowed = ", ".join(sorted(ROLE_SCOPES[grant.role]))
         raise AppError(
             "invalid_scope",
-            Text(f"Vai trò {grant.role} chỉ nhận phạm vi: {allowed}", f"Role {grant.role} takes scope: {allowed}"),
+            Text(
+                f"Vai trò {grant.role} chỉ nhận phạm vi: {allowed}",
+                f"Role {grant.role} takes scope: {allowed}",
+            ),
         )
     expected = {"commune": r"\d{5}", "province": r"\d{2}", "national": ""}[grant.scope_kind]
     code = grant.scope_code or ""
@@ -114,18 +117,31 @@ async def create_user(conn: Any, actor: StaffPrincipal, data: UserCreate) -> Use
     try:
         async with conn.transaction():
             user_id = await conn.fetchval(
-                CREATE_USER_SQL, data.username.lower(), password_hash, data.display_name.strip(), data.phone,
+                CREATE_USER_SQL,
+                data.username.lower(),
+                password_hash,
+                data.display_name.strip(),
+                data.phone,
                 data.email,
             )
     except asyncpg.UniqueViolationError:
         raise AppError("username_taken") from None
     await conn.execute(
-        GRANT_SQL, user_id, [g.role for g in data.roles], [g.scope_kind for g in data.roles],
-        [g.scope_code for g in data.roles], actor.user_id,
+        GRANT_SQL,
+        user_id,
+        [g.role for g in data.roles],
+        [g.scope_kind for g in data.roles],
+        [g.scope_code for g in data.roles],
+        actor.user_id,
     )
     await record_audit(
-        conn, actor_kind="staff", actor_user_id=actor.user_id, action="user.create", object_kind="user",
-        object_id=user_id, data={"roles": [msgspec.to_builtins(g) for g in data.roles]},
+        conn,
+        actor_kind="staff",
+        actor_user_id=actor.user_id,
+        action="user.create",
+        object_kind="user",
+        object_id=user_id,
+        data={"roles": [msgspec.to_builtins(g) for g in data.roles]},
     )
     return await get_user(conn, actor, user_id)
 
@@ -166,7 +182,11 @@ limit $5
 async def list_users(conn: Any, actor: StaffPrincipal, *, q: str | None, cursor: str | None, limit: int) -> UserPage:
     after = decode_cursor(cursor, int)
     rows = await conn.fetch(
-        USERS_SQL, actor.user_id, list(ADMIN_ROLES), like_patterns(q or ""), after[0] if after else None,
+        USERS_SQL,
+        actor.user_id,
+        list(ADMIN_ROLES),
+        like_patterns(q or ""),
+        after[0] if after else None,
         limit + 1,
     )
     items, next_cursor = page_of(rows, limit, lambda r: (r["id"],))
@@ -212,7 +232,11 @@ async def deactivate_user(conn: Any, actor: StaffPrincipal, user_id: int) -> Use
         raise AppError("out_of_scope")
     await conn.execute(DEACTIVATE_SQL, user_id)
     await record_audit(
-        conn, actor_kind="staff", actor_user_id=actor.user_id, action="user.deactivate", object_kind="user",
+        conn,
+        actor_kind="staff",
+        actor_user_id=actor.user_id,
+        action="user.deactivate",
+        object_kind="user",
         object_id=user_id,
     )
     return msgspec.structs.replace(user, is_active=False)

