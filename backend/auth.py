@@ -30,7 +30,7 @@ class Grant(msgspec.Struct, frozen=True):
     commune_code: str | None
 
 
-class StaffPrincipal(msgspec.Struct, frozen=True):
+class StaffPrincipal(msgspec.Struct, frozen=True, tag="staff"):
     user_id: int
     username: str
     display_name: str
@@ -40,11 +40,11 @@ class StaffPrincipal(msgspec.Struct, frozen=True):
         return any(g.role in roles for g in self.grants)
 
 
-class CitizenPrincipal(msgspec.Struct, frozen=True):
+class CitizenPrincipal(msgspec.Struct, frozen=True, tag="citizen"):
     citizen_id: uuid.UUID
 
 
-class ApiKeyPrincipal(msgspec.Struct, frozen=True):
+class ApiKeyPrincipal(msgspec.Struct, frozen=True, tag="api_key"):
     api_key_id: int
     name: str
     scope_kind: str

@@ -6,6 +6,8 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from backend.audit import record_audit
 from backend.errors import AppError
 from backend.security import digest, issue_token, new_secret, same_digest, verify_password
@@ -31,25 +33,60 @@ async def log_in(
     """Check a staff password and open a session. Repeated failures for one username are
     refused for a while (429), whatever the password, so guessing stays slow."""
     username = username.lower()
-    failures_key = f"{settings.redis_key_prefix}:login-failures:{username}"
-    failures = int(await redis.get(failures_key) or 0)
-    if failures >= settings.login_max_failures:
-        retry_after = max(int(await redis.ttl(failures_key)), 1)
+    limiter = LoginLimiter(redis, f"{settings.redis_key_prefix}:login-failures:{username}")
+    retry_after = await limiter.locked_for(settings.login_max_failures)
+    if retry_after:
         raise AppError("too_many_login_attempts", headers={"retry-after": str(retry_after)})
 
     row = await conn.fetchrow(USER_FOR_LOGIN_SQL, username)
     if not await verify_password(row["password_hash"] if row else None, password):
-        async with redis.pipeline(transaction=True) as pipe:
-            pipe.incr(failures_key)
-            pipe.expire(failures_key, LOGIN_WINDOW_SECONDS, nx=True)
-            await pipe.execute()
-        log.warning("failed login", extra={"username": username, "failures": failures + 1})
+        failures = await limiter.add_failure()
+        log.warning("failed login", extra={"username": username, "failures": failures})
         raise AppError("invalid_credentials")
 
-    await redis.delete(failures_key)
+    await limiter.clear()
     session = await open_session(conn, settings, secret, row["id"], user_agent)
     await record_audit(conn, actor_kind="staff", actor_user_id=row["id"], action="login")
     return session
+
+
+class LoginLimiter:
+    """Failed logins per username in a fixed window, kept in Redis.
+
+    Without Redis the limiter lets logins through (and says so in the log): staff must be
+    able to work during a Redis outage, and argon2 keeps guessing slow meanwhile."""
+
+    def __init__(self, redis: Any, key: str) -> None:
+        self.redis, self.key = redis, key
+
+    async def locked_for(self, max_failures: int) -> int:
+        """Seconds until the username may try again; 0 when it may now."""
+        try:
+            failures = int(await self.redis.get(self.key) or 0)
+            if failures < max_failures:
+                return 0
+            return max(int(await self.redis.ttl(self.key)), 1)
+        except RedisError as exc:
+            log.warning("login limiter unavailable", extra={"error": str(exc)})
+            return 0
+
+    async def add_failure(self) -> int | None:
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                # SET NX EX starts the window; EXPIRE NX would need Redis 7.
+                pipe.set(self.key, 0, ex=LOGIN_WINDOW_SECONDS, nx=True)
+                pipe.incr(self.key)
+                _, failures = await pipe.execute()
+            return int(failures)
+        except RedisError as exc:
+            log.warning("login limiter unavailable", extra={"error": str(exc)})
+            return None
+
+    async def clear(self) -> None:
+        try:
+            await self.redis.delete(self.key)
+        except RedisError as exc:
+            log.warning("login limiter unavailable", extra={"error": str(exc)})
 
 
 OPEN_SESSION_SQL = """

@@ -172,7 +172,7 @@ USERS_SQL = f"""
 select {USER_COLUMNS}
 from users u
 where {VISIBLE_TO_ADMIN}
-  and (u.username like all ($3::text[]) or lower(u.display_name) like all ($3::text[]))
+  and (u.username like all ($3::text[]) or fold_vi(u.display_name) like all ($3::text[]))
   and ($4::bigint is null or u.id > $4)
 order by u.id
 limit $5
