@@ -220,7 +220,7 @@ def _field_errors(exc: ValidationException) -> list[FieldError]:
         if match:
             field = field or match["path"].lstrip(".") or "body"
             message = message[: match.start()]
-        source = item.get("source")
+        source = getattr(item.get("source"), "value", item.get("source"))
         if source and source != "body" and field:
             field = f"{source}.{field}"
         errors.append(FieldError(field=field or "body", message=message))

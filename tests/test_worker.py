@@ -1,0 +1,37 @@
+"""The arq worker runs jobs against real Redis and PostgreSQL (burst mode, in-process)."""
+
+import asyncpg
+from arq import create_pool
+from arq.connections import RedisSettings
+
+from backend.settings import Settings
+from backend.worker import create_worker
+
+
+async def test_purge_job_removes_only_long_ended_sessions(settings: Settings, db: asyncpg.Connection) -> None:
+    user = await db.fetchval("select id from users where username = 'chair.badinh'")
+    await db.execute(
+        """
+        insert into staff_sessions (user_id, refresh_hash, expires_at, revoked_at) values
+            ($1, '\\x01', now() - interval '30 days', null),
+            ($1, '\\x02', now() + interval '30 days', now() - interval '8 days'),
+            ($1, '\\x03', now() + interval '30 days', null),
+            ($1, '\\x04', now() + interval '30 days', now() - interval '1 day')
+        """,
+        user,
+    )
+    assert settings.redis_url
+    redis = await create_pool(RedisSettings.from_dsn(settings.redis_url), default_queue_name=settings.queue_name)
+    try:
+        job = await redis.enqueue_job("purge_expired_sessions")
+        assert job is not None
+        worker = create_worker(settings, handle_signals=False, burst=True)
+        try:
+            await worker.async_run()
+        finally:
+            await worker.close()
+        assert await job.result(timeout=5) == 2
+    finally:
+        await redis.aclose()
+    left = await db.fetch("select refresh_hash from staff_sessions where user_id = $1 order by refresh_hash", user)
+    assert [bytes(r["refresh_hash"]) for r in left] == [b"\x03", b"\x04"]
