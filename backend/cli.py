@@ -135,6 +135,10 @@ def dev_banner(settings: Settings) -> str:
 
     base = f"http://{settings.host}:{settings.port}"
     width = max(len(a.username) for a in DEMO_ACCOUNTS)
+    roles: dict[str, list[str]] = {}
+    for account in DEMO_ACCOUNTS:
+        roles.setdefault(account.username, []).append(f"{account.role} of {account.scope_code or 'the nation'}")
+    names = {a.username: a.display_name for a in DEMO_ACCOUNTS}
     lines = [
         "",
         "Commune Pulse is running with demo data.",
@@ -143,10 +147,7 @@ def dev_banner(settings: Settings) -> str:
         f"  Readiness    {base}/health/ready",
         "",
         f"Demo logins (POST {base}/v1/auth/login), password for all: {DEMO_PASSWORD}",
-        *(
-            f"  {a.username:<{width}}  {a.role} of {a.scope_code or 'the nation'}  ({a.display_name})"
-            for a in DEMO_ACCOUNTS
-        ),
+        *(f"  {name:<{width}}  {', '.join(held)}  ({names[name]})" for name, held in roles.items()),
         "",
         f"One-stop-shop API key of Phường Ba Đình (header X-API-Key): {DEMO_API_KEY}",
         "Press Ctrl+C to stop.",

@@ -1,5 +1,5 @@
 -- Append-only audit log (logins, grants, API keys, reveals of a reporter's identity...).
--- A trigger refuses updates and deletes so the record cannot be quietly rewritten.
+-- Triggers refuse updates, deletes and truncation so the record cannot be quietly rewritten.
 
 create table audit_log (
     id                bigint generated always as identity primary key,
@@ -26,4 +26,8 @@ $$;
 
 create trigger audit_log_append_only
     before update or delete on audit_log
+    for each statement execute function audit_log_is_append_only();
+
+create trigger audit_log_no_truncate
+    before truncate on audit_log
     for each statement execute function audit_log_is_append_only();

@@ -1,13 +1,13 @@
 from datetime import datetime
 
 from schemas.base import Base
-from schemas.types import DisplayName, ScopeKind
+from schemas.types import DisplayName, ScopeCode, ScopeKind
 
 
 class ApiKeyCreate(Base, kw_only=True):
     name: DisplayName
     scope_kind: ScopeKind
-    scope_code: str | None = None
+    scope_code: ScopeCode | None = None
 
 
 class ApiKey(Base, kw_only=True):

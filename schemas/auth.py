@@ -3,7 +3,7 @@ from typing import Literal
 from uuid import UUID
 
 from schemas.base import Base
-from schemas.types import InstallId, Locale, LoginPassword, OpaqueToken, Platform, Role, ScopeKind, Username
+from schemas.types import AppVersion, InstallId, Locale, LoginPassword, OpaqueToken, Platform, Role, ScopeKind, Username
 
 
 class LoginRequest(Base, kw_only=True):
@@ -42,7 +42,7 @@ class DeviceSessionRequest(Base, kw_only=True):
     install_id: InstallId
     platform: Platform
     locale: Locale = "vi"
-    app_version: str | None = None
+    app_version: AppVersion | None = None
     install_secret: OpaqueToken | None = None
     """Required from the second session of an install on: returned once, by the first."""
 

@@ -4,6 +4,12 @@ from typing import Annotated, Literal
 
 from msgspec import Meta
 
+# PostgreSQL cannot store NUL, and control characters have no place in names or codes:
+# single-line text refuses all of them, free text keeps tab and line breaks.
+SINGLE_LINE = r"^[^\x00-\x1f\x7f]*$"
+FREE_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+URLSAFE = r"^[A-Za-z0-9_-]*$"
+
 ProvinceCode = Annotated[str, Meta(pattern=r"^[0-9]{2}$", description="2-digit official province code")]
 CommuneCode = Annotated[str, Meta(pattern=r"^[0-9]{5}$", description="5-digit official commune code")]
 ProcedureCode = Annotated[
@@ -12,7 +18,7 @@ ProcedureCode = Annotated[
 Username = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")]
 LoginPassword = Annotated[str, Meta(min_length=1, max_length=256)]
 NewPassword = Annotated[str, Meta(min_length=10, max_length=256, description="At least 10 characters")]
-DisplayName = Annotated[str, Meta(min_length=1, max_length=200)]
+DisplayName = Annotated[str, Meta(min_length=1, max_length=200, pattern=SINGLE_LINE)]
 InstallId = Annotated[
     str,
     Meta(
@@ -22,10 +28,13 @@ InstallId = Annotated[
         description="The app's Firebase installation ID (or another stable per-install id)",
     ),
 ]
-OpaqueToken = Annotated[str, Meta(min_length=16, max_length=512)]
-SearchText = Annotated[str, Meta(max_length=100)]
-Cursor = Annotated[str, Meta(max_length=200)]
-PageLimit = Annotated[int, Meta(ge=1, le=200)]
+OpaqueToken = Annotated[str, Meta(min_length=16, max_length=512, pattern=URLSAFE)]
+ScopeCode = Annotated[
+    str, Meta(pattern=r"^([0-9]{2}|[0-9]{5})$", description="Province (2 digits) or commune (5 digits) code")
+]
+Phone = Annotated[str, Meta(pattern=r"^\+?[0-9][0-9 .-]{5,19}$")]
+Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+$")]
+AppVersion = Annotated[str, Meta(max_length=50, pattern=SINGLE_LINE)]
 
 Platform = Literal["android", "ios", "web"]
 Locale = Literal["vi", "en"]

@@ -2,13 +2,13 @@ from datetime import datetime
 
 from schemas.auth import RoleGrant
 from schemas.base import Base
-from schemas.types import DisplayName, NewPassword, Role, ScopeKind, Username
+from schemas.types import DisplayName, Email, NewPassword, Phone, Role, ScopeCode, ScopeKind, Username
 
 
 class RoleGrantIn(Base, kw_only=True):
     role: Role
     scope_kind: ScopeKind
-    scope_code: str | None = None
+    scope_code: ScopeCode | None = None
 
 
 class UserCreate(Base, kw_only=True):
@@ -16,8 +16,8 @@ class UserCreate(Base, kw_only=True):
     display_name: DisplayName
     password: NewPassword
     roles: list[RoleGrantIn]
-    phone: str | None = None
-    email: str | None = None
+    phone: Phone | None = None
+    email: Email | None = None
 
 
 class User(Base, kw_only=True):

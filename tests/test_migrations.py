@@ -140,6 +140,8 @@ async def test_audit_log_is_append_only(db: asyncpg.Connection) -> None:
         await db.execute("update audit_log set action = 'rewritten'")
     with pytest.raises(asyncpg.RaiseError, match="append-only"):
         await db.execute("delete from audit_log")
+    with pytest.raises(asyncpg.RaiseError, match="append-only"):
+        await db.execute("truncate audit_log")
     assert await db.fetchval("select action from audit_log where action = 'test'") == "test"
 
 

@@ -150,7 +150,8 @@ async def test_province_admin_creates_users_only_inside_their_province(
     ("grant", "code"),
     [
         ({"role": "commune_chair", "scope_kind": "province", "scope_code": "01"}, "invalid_scope"),
-        ({"role": "commune_chair", "scope_kind": "commune", "scope_code": "1"}, "invalid_scope"),
+        ({"role": "commune_chair", "scope_kind": "commune", "scope_code": "01"}, "invalid_scope"),
+        ({"role": "commune_chair", "scope_kind": "commune", "scope_code": "1"}, "validation_failed"),
         ({"role": "commune_chair", "scope_kind": "commune", "scope_code": "99999"}, "invalid_scope"),
         ({"role": "emperor", "scope_kind": "national"}, "validation_failed"),
     ],

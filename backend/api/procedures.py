@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 from litestar import Controller, get
-from litestar.params import FromQuery
 
-from backend.api.params import DB, CursorQuery, LimitQuery, ProcedureCodePath, SearchQuery
+from backend.api.params import DB, CursorQuery, FieldQuery, LimitQuery, ProcedureCodePath, SearchQuery
 from backend.services import reference
 from schemas.reference import Procedure, ProcedurePage
 
@@ -17,7 +16,7 @@ class ProcedureController(Controller):
         self,
         db: DB,
         q: SearchQuery = None,
-        field: FromQuery[str | None] = None,
+        field: FieldQuery = None,
         cursor: CursorQuery = None,
         limit: LimitQuery = 50,
     ) -> ProcedurePage:

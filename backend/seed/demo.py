@@ -158,6 +158,8 @@ DEMO_ACCOUNTS = (
     DemoAccount("sysadmin", "Quản trị hệ thống", "system_admin", "national", None),
     DemoAccount("admin.hanoi", "Quản trị Thành phố Hà Nội", "province_admin", "province", "01"),
     DemoAccount("admin.hcm", "Quản trị Thành phố Hồ Chí Minh", "province_admin", "province", "79"),
+    DemoAccount("front.hanoi", "Cán bộ Mặt trận Thành phố Hà Nội", "front_staff", "province", "01"),
+    # The same person supervises the province's Front queue (breaks leases, may reveal identities).
     DemoAccount("front.hanoi", "Cán bộ Mặt trận Thành phố Hà Nội", "front_supervisor", "province", "01"),
     DemoAccount("chair.badinh", "Chủ tịch UBND phường Ba Đình", "commune_chair", "commune", "00004"),
     DemoAccount("official.badinh", "Cán bộ phường Ba Đình", "commune_official", "commune", "00004"),
@@ -195,7 +197,6 @@ CREATE_USER_SQL = """
 insert into users (username, password_hash, display_name)
 values ($1, $2, $3)
 on conflict (username) do nothing
-returning id
 """
 
 GRANT_SQL = """
@@ -205,7 +206,7 @@ on conflict do nothing
 """
 
 
-async def seed_demo_accounts(conn: Any, now: datetime | None = None) -> bool:
+async def seed_demo_accounts(conn: Any, now: datetime | None = None, password_hash: str | None = None) -> bool:
     """Demo services, officials, accounts and API key. False when already seeded."""
     now = now or datetime.now(UTC)
     async with conn.transaction():
@@ -213,7 +214,7 @@ async def seed_demo_accounts(conn: Any, now: datetime | None = None) -> bool:
             return False
         rotation = (now - timedelta(days=45)).replace(microsecond=0)
         start = (now - timedelta(days=HISTORY_DAYS + 30)).replace(microsecond=0)
-        password_hash = hash_password(DEMO_PASSWORD)
+        password_hash = password_hash or hash_password(DEMO_PASSWORD)
         person = 0
         for commune in DEMO_COMMUNES:
             names = await conn.fetchrow("select full_name, full_name_en from communes where code = $1", commune.code)
@@ -252,9 +253,8 @@ async def seed_demo_accounts(conn: Any, now: datetime | None = None) -> bool:
                     await conn.execute(INSERT_ASSIGNMENTS_SQL, commune.code, holder, list(desk.fields), start, None)
 
         for account in DEMO_ACCOUNTS:
-            user_id = await conn.fetchval(CREATE_USER_SQL, account.username, password_hash, account.display_name)
-            if user_id is None:
-                continue
+            await conn.execute(CREATE_USER_SQL, account.username, password_hash, account.display_name)
+            user_id = await conn.fetchval("select id from users where username = $1", account.username)
             await conn.execute(GRANT_SQL, user_id, account.role, account.scope_kind, account.scope_code)
         # The commune official account is the Ba Đình justice desk's current holder.
         await conn.execute(
