@@ -21,7 +21,7 @@ from backend.api import CONTROLLERS
 from backend.auth import provide_api_client, provide_citizen, provide_principal, provide_staff
 from backend.db import create_pool, provide_db
 from backend.errors import EXCEPTION_HANDLERS
-from backend.log import RequestIdMiddleware
+from backend.log import RequestIdMiddleware, configure_logging
 from backend.security import jwt_secret
 from backend.settings import Settings
 
@@ -103,4 +103,6 @@ def create_app(settings: Settings) -> Litestar:
 
 def app_from_env() -> Litestar:
     """Factory for `uvicorn --factory` worker processes: settings from their environment."""
-    return create_app(Settings.from_env())
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    return create_app(settings)

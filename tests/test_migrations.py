@@ -5,10 +5,14 @@ import shutil
 from pathlib import Path
 
 import asyncpg
+import msgspec
 import pytest
+from litestar.testing import AsyncTestClient
 
 from backend import migrations
+from backend.app import create_app
 from backend.migrations import MigrationError, load_migrations, migrations_dir
+from backend.settings import Settings
 
 
 async def test_migrate_twice_applies_nothing_the_second_time(fresh_database: str) -> None:
@@ -162,3 +166,16 @@ async def test_wrongdoing_contact_is_never_stored_in_clear(db: asyncpg.Connectio
         "insert into feedback (reference, category, commune_code, body, is_anonymous) "
         "values ('T-2', 'wrongdoing_report', '00004', 'Có dấu hiệu vòi vĩnh', true)"
     )
+
+
+async def test_the_api_refuses_to_start_on_a_database_behind_the_code(fresh_database: str, settings: Settings) -> None:
+    behind = msgspec.structs.replace(settings, database_url=fresh_database)
+    with pytest.raises(BaseException) as caught:
+        async with AsyncTestClient(app=create_app(behind)):
+            pass
+    errors, found = [caught.value], []
+    while errors:  # the test client wraps lifespan failures in exception groups
+        error = errors.pop()
+        errors += getattr(error, "exceptions", [])
+        found += [error] if isinstance(error, MigrationError) else []
+    assert found and "run `commune-pulse migrate`" in str(found[0])
