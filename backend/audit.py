@@ -40,3 +40,26 @@ async def record_audit(
         data or {},
         current_request_id(),
     )
+
+
+async def record_staff_action(
+    conn: Any,
+    staff_user_id: int,
+    action: str,
+    object_kind: str,
+    object_id: str | int,
+    *,
+    reason: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Audit what a staff member did to an object."""
+    await record_audit(
+        conn,
+        actor_kind="staff",
+        actor_user_id=staff_user_id,
+        action=action,
+        object_kind=object_kind,
+        object_id=object_id,
+        reason=reason,
+        data=data,
+    )

@@ -31,6 +31,17 @@ def in_province_scope(*, user: str, roles: str, province: str) -> str:
           and (ur.scope_kind = 'national' or ur.province_code = {province}))"""
 
 
+def administers(*, user: str, roles: str, kind: str, commune: str, province: str) -> str:
+    """Predicate over a unit of any kind (for grants and API keys): a commune as in_scope,
+    a province as in_province_scope, the nation only for a system admin. `province` is the
+    province column of whichever unit it is."""
+    return f"""(case {kind}
+        when 'commune' then {in_scope(user=user, roles=roles, commune=commune, province=province)}
+        when 'province' then {in_province_scope(user=user, roles=roles, province=province)}
+        else exists (select 1 from user_roles ur where ur.user_id = {user} and ur.role = 'system_admin')
+    end)"""
+
+
 COMMUNE_ACCESS_SQL = f"""
 select c.code,
        {in_scope(user="$2", roles="$3", commune="c.code", province="c.province_code")} as allowed

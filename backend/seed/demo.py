@@ -178,10 +178,17 @@ on conflict (commune_code, procedure_code) do nothing
 """
 
 INSERT_OFFICIAL_SQL = """
-insert into officials (commune_code, full_name, position, position_en, is_active)
-values ($1, $2, $3, $4, $5)
+insert into officials (commune_code, full_name, position, position_en)
+values ($1, $2, $3, $4)
 returning id
 """
+
+
+async def _add_official(conn: Any, commune_code: str, person: int, desk: Desk) -> int:
+    return int(
+        await conn.fetchval(INSERT_OFFICIAL_SQL, commune_code, person_name(person), desk.position, desk.position_en)
+    )
+
 
 # The desk's official holds every service of its fields; the justice desk changed hands
 # 45 days ago, so ratings before and after link to different people.
@@ -227,24 +234,10 @@ async def seed_demo_accounts(conn: Any, now: datetime | None = None, password_ha
             )
             for desk in DESKS:
                 person += 1
-                holder = await conn.fetchval(
-                    INSERT_OFFICIAL_SQL,
-                    commune.code,
-                    person_name(person),
-                    desk.position,
-                    desk.position_en,
-                    True,
-                )
+                holder = await _add_official(conn, commune.code, person, desk)
                 if desk.key == "justice":
                     person += 1
-                    predecessor = await conn.fetchval(
-                        INSERT_OFFICIAL_SQL,
-                        commune.code,
-                        person_name(person),
-                        desk.position,
-                        desk.position_en,
-                        True,
-                    )
+                    predecessor = await _add_official(conn, commune.code, person, desk)
                     await conn.execute(
                         INSERT_ASSIGNMENTS_SQL, commune.code, predecessor, list(desk.fields), start, rotation
                     )

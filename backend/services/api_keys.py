@@ -9,10 +9,10 @@ from typing import Any
 
 import msgspec
 
-from backend.audit import record_audit
+from backend.audit import record_staff_action
 from backend.auth import API_KEY_PREFIX, ApiKeyPrincipal, StaffPrincipal
 from backend.errors import AppError, Text
-from backend.scope import in_province_scope, in_scope
+from backend.scope import administers
 from backend.security import digest, new_secret
 from schemas.api_keys import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyIdentity, ApiKeyList
 
@@ -21,11 +21,9 @@ KEY_ADMINS = frozenset({"province_admin", "system_admin"})
 # The key's scope must exist and lie inside what the actor administers.
 KEY_SCOPE_SQL = f"""
 select (c.code is not null or p.code is not null or $2 = 'national') as scope_exists,
-       case $2
-           when 'commune' then {in_scope(user="$1", roles="$4", commune="c.code", province="c.province_code")}
-           when 'province' then {in_province_scope(user="$1", roles="$4", province="p.code")}
-           else exists (select 1 from user_roles ur where ur.user_id = $1 and ur.role = 'system_admin')
-       end as allowed
+       {
+    administers(user="$1", roles="$4", kind="$2", commune="c.code", province="coalesce(c.province_code, p.code)")
+} as allowed
 from (select) as one
 left join communes c on $2 = 'commune' and c.code = $3
 left join provinces p on $2 = 'province' and p.code = $3
@@ -57,24 +55,20 @@ async def create_api_key(conn: Any, actor: StaffPrincipal, data: ApiKeyCreate) -
     created = await conn.fetchrow(
         CREATE_KEY_SQL, data.name, prefix, digest(secret), data.scope_kind, data.scope_code, actor.user_id
     )
-    await record_audit(
+    await record_staff_action(
         conn,
-        actor_kind="staff",
-        actor_user_id=actor.user_id,
-        action="api_key.create",
-        object_kind="api_key",
-        object_id=created["id"],
+        actor.user_id,
+        "api_key.create",
+        "api_key",
+        created["id"],
         data={"scope_kind": data.scope_kind, "scope_code": data.scope_code},
     )
     return ApiKeyCreated(key=f"{API_KEY_PREFIX}_{prefix}_{secret}", api_key=msgspec.convert(dict(created), ApiKey))
 
 
-VISIBLE_KEYS = f"""(
-    case k.scope_kind
-        when 'commune' then {in_scope(user="$1", roles="$2", commune="c.code", province="c.province_code")}
-        when 'province' then {in_province_scope(user="$1", roles="$2", province="k.province_code")}
-        else exists (select 1 from user_roles ur where ur.user_id = $1 and ur.role = 'system_admin')
-    end)"""
+VISIBLE_KEYS = administers(
+    user="$1", roles="$2", kind="k.scope_kind", commune="c.code", province="coalesce(c.province_code, k.province_code)"
+)
 
 API_KEYS_SQL = f"""
 select k.id, k.name, k.prefix, k.scope_kind, coalesce(k.commune_code, k.province_code) as scope_code,
@@ -110,14 +104,7 @@ async def revoke_api_key(conn: Any, actor: StaffPrincipal, key_id: int) -> ApiKe
     if await conn.fetchval(VISIBLE_KEY_SQL, actor.user_id, list(KEY_ADMINS), key_id) is None:
         raise AppError("api_key_not_found")
     row = await conn.fetchrow(REVOKE_SQL, key_id)
-    await record_audit(
-        conn,
-        actor_kind="staff",
-        actor_user_id=actor.user_id,
-        action="api_key.revoke",
-        object_kind="api_key",
-        object_id=key_id,
-    )
+    await record_staff_action(conn, actor.user_id, "api_key.revoke", "api_key", key_id)
     return msgspec.convert(dict(row), ApiKey)
 
 

@@ -11,11 +11,11 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from backend.audit import record_audit
+from backend.audit import record_staff_action
 from backend.auth import StaffPrincipal
 from backend.errors import AppError, Text
 from backend.pagination import decode_cursor, page_of
-from backend.scope import in_province_scope, in_scope
+from backend.scope import administers, in_province_scope
 from backend.security import hash_password_async
 from backend.text import like_patterns
 from schemas.users import RoleGrantIn, User, UserCreate, UserPage
@@ -59,11 +59,11 @@ def check_grant_shape(grant: RoleGrantIn) -> None:
 GRANTABLE_SQL = f"""
 select g.i, g.scope_kind, g.code,
        (g.scope_kind = 'national' or c.code is not null or p.code is not null) as scope_exists,
-       case g.scope_kind
-           when 'commune' then {in_scope(user="$1", roles="$4", commune="c.code", province="c.province_code")}
-           when 'province' then {in_province_scope(user="$1", roles="$4", province="p.code")}
-           else exists (select 1 from user_roles ur where ur.user_id = $1 and ur.role = 'system_admin')
-       end as allowed
+       {
+    administers(
+        user="$1", roles="$4", kind="g.scope_kind", commune="c.code", province="coalesce(c.province_code, p.code)"
+    )
+} as allowed
 from unnest($2::text[], $3::text[]) with ordinality as g(scope_kind, code, i)
 left join communes c on g.scope_kind = 'commune' and c.code = g.code
 left join provinces p on g.scope_kind = 'province' and p.code = g.code
@@ -134,13 +134,12 @@ async def create_user(conn: Any, actor: StaffPrincipal, data: UserCreate) -> Use
         [g.scope_code for g in data.roles],
         actor.user_id,
     )
-    await record_audit(
+    await record_staff_action(
         conn,
-        actor_kind="staff",
-        actor_user_id=actor.user_id,
-        action="user.create",
-        object_kind="user",
-        object_id=user_id,
+        actor.user_id,
+        "user.create",
+        "user",
+        user_id,
         data={"roles": [msgspec.to_builtins(g) for g in data.roles]},
     )
     return await get_user(conn, actor, user_id)
@@ -209,12 +208,15 @@ select not exists (
     select 1 from user_roles r
     left join communes c on c.code = r.commune_code
     where r.user_id = $3
-      and not (
-          case r.scope_kind
-              when 'commune' then {in_scope(user="$1", roles="$2", commune="c.code", province="c.province_code")}
-              when 'province' then {in_province_scope(user="$1", roles="$2", province="r.province_code")}
-              else exists (select 1 from user_roles ur where ur.user_id = $1 and ur.role = 'system_admin')
-          end)
+      and not {
+    administers(
+        user="$1",
+        roles="$2",
+        kind="r.scope_kind",
+        commune="c.code",
+        province="coalesce(c.province_code, r.province_code)",
+    )
+}
 )
 """
 
@@ -231,12 +233,5 @@ async def deactivate_user(conn: Any, actor: StaffPrincipal, user_id: int) -> Use
     if not await conn.fetchval(ALL_GRANTS_COVERED_SQL, actor.user_id, list(ADMIN_ROLES), user_id):
         raise AppError("out_of_scope")
     await conn.execute(DEACTIVATE_SQL, user_id)
-    await record_audit(
-        conn,
-        actor_kind="staff",
-        actor_user_id=actor.user_id,
-        action="user.deactivate",
-        object_kind="user",
-        object_id=user_id,
-    )
+    await record_staff_action(conn, actor.user_id, "user.deactivate", "user", user_id)
     return msgspec.structs.replace(user, is_active=False)
