@@ -18,6 +18,7 @@ from redis.asyncio import ConnectionPool
 
 from backend import migrations
 from backend.api import CONTROLLERS
+from backend.api.problems import document_problems
 from backend.auth import provide_api_client, provide_citizen, provide_principal, provide_staff
 from backend.db import create_pool, provide_db
 from backend.errors import EXCEPTION_HANDLERS
@@ -72,7 +73,7 @@ def create_app(settings: Settings) -> Litestar:
     prometheus = PrometheusConfig(
         app_name="commune_pulse", prefix="commune_pulse", group_path=True, exclude=["^/metrics", "^/health"]
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[*CONTROLLERS, MetricsController],
         lifespan=[lifespan],
         dependencies={
@@ -99,6 +100,8 @@ def create_app(settings: Settings) -> Litestar:
         logging_config=None,
         debug=False,
     )
+    document_problems(app)
+    return app
 
 
 def app_from_env() -> Litestar:

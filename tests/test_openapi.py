@@ -21,4 +21,9 @@ def test_every_operation_has_a_pascal_case_id_and_documents_problems() -> None:
             if method in ("get", "post", "put", "patch", "delete"):
                 assert operation.get("operationId", "")[:1].isupper(), (method, path)
                 ids.append(operation["operationId"])
+                errors = {k: v for k, v in operation["responses"].items() if int(k) >= 400}
+                assert {"400", "500"} <= set(errors), (method, path)
+                for status, response in errors.items():
+                    schema = response["content"]["application/problem+json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/Problem"}, (method, path, status)
     assert len(ids) == len(set(ids))

@@ -7,6 +7,7 @@ from litestar.datastructures import State
 from litestar.params import JSONBody
 
 from backend.api.params import DB
+from backend.api.problems import problem_responses
 from backend.services import auth as service
 from schemas.auth import DeviceSession, DeviceSessionRequest, LoginRequest, RefreshRequest, StaffSession
 
@@ -15,7 +16,13 @@ class AuthController(Controller):
     path = "/v1/auth"
     tags = ["auth"]
 
-    @post("/login", status_code=200, operation_id="LogIn", summary="Staff login with username and password")
+    @post(
+        "/login",
+        status_code=200,
+        operation_id="LogIn",
+        summary="Staff login with username and password",
+        responses=problem_responses(401, 429),
+    )
     async def log_in(
         self, data: JSONBody[LoginRequest], db: DB, state: State, request: Request[Any, Any, Any]
     ) -> StaffSession:
@@ -29,7 +36,13 @@ class AuthController(Controller):
             request.headers.get("user-agent"),
         )
 
-    @post("/refresh", status_code=200, operation_id="RefreshSession", summary="New tokens for a refresh token")
+    @post(
+        "/refresh",
+        status_code=200,
+        operation_id="RefreshSession",
+        summary="New tokens for a refresh token",
+        responses=problem_responses(401),
+    )
     async def refresh(self, data: JSONBody[RefreshRequest], db: DB, state: State) -> StaffSession:
         return await service.refresh_session(db, state.settings, state.jwt_secret, data.refresh_token)
 
@@ -40,6 +53,7 @@ class AuthController(Controller):
     @post(
         "/device-sessions",
         operation_id="CreateDeviceSession",
+        responses=problem_responses(401, 403),
         summary="Anonymous citizen token for an app install",
         description=(
             "201 with an install_secret for a new install; 200 for a known one, which must send "

@@ -4,6 +4,7 @@ from litestar import Controller, delete, get, post
 from litestar.params import JSONBody
 
 from backend.api.params import DB, CursorQuery, IdPath, LimitQuery, SearchQuery, Staff
+from backend.api.problems import problem_responses
 from backend.auth import staff_with
 from backend.services import users
 from schemas.users import User, UserCreate, UserPage
@@ -25,7 +26,11 @@ class UserController(Controller):
     ) -> UserPage:
         return await users.list_users(db, staff, q=q, cursor=cursor, limit=limit)
 
-    @post(operation_id="CreateUser", summary="Create a staff account with scoped roles")
+    @post(
+        operation_id="CreateUser",
+        summary="Create a staff account with scoped roles",
+        responses=problem_responses(409),
+    )
     async def create_user(self, db: DB, staff: Staff, data: JSONBody[UserCreate]) -> User:
         return await users.create_user(db, staff, data)
 
