@@ -8,6 +8,7 @@ connection's state. Roles are checked here; *scope* is checked in each SQL query
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 
@@ -122,10 +123,8 @@ async def _authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Princ
 
     kind, subject = claims["typ"], str(claims["sub"])
     if kind == "citizen" and subject.startswith("citizen:"):
-        try:
+        with contextlib.suppress(ValueError):  # a malformed id falls through to invalid_token
             return CitizenPrincipal(uuid.UUID(subject.removeprefix("citizen:")))
-        except ValueError:
-            pass
     elif kind == "staff" and subject.startswith("user:") and subject[5:].isdigit():
         async with state.pool.acquire() as conn:
             staff = await load_staff(conn, int(subject[5:]))

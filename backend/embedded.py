@@ -24,7 +24,7 @@ DATABASE_NAME = "commune_pulse"
 
 
 class EmbeddedServerError(Exception):
-    pass
+    """An embedded server could not be started; the message says which and why."""
 
 
 def _free_port() -> int:

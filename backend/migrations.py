@@ -21,7 +21,7 @@ FILE_PATTERN = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
 class MigrationError(Exception):
-    pass
+    """The schema cannot be brought up to date safely; the message names the file."""
 
 
 @dataclass(frozen=True)

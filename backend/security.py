@@ -85,7 +85,7 @@ def issue_token(secret: str, subject: str, kind: str, ttl_seconds: int) -> tuple
 
 
 class InvalidToken(Exception):
-    pass
+    """A token that is malformed, forged, expired or not ours."""
 
 
 def read_token(secret: str, token: str) -> dict[str, Any]:
