@@ -229,9 +229,6 @@ def _field_errors(exc: ValidationException) -> list[FieldError]:
 
 def handle_validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
     errors = _field_errors(exc)
-    text = " ".join([str(exc.detail)] + [e.message for e in errors])
-    if "malformed" in text.lower() or "invalid json" in text.lower():
-        return problem_response(request, "malformed_body", errors=errors or None)
     in_body = any(not e.field.startswith(("query.", "path.", "header.", "cookie.")) for e in errors)
     if errors and not in_body:
         return problem_response(request, "invalid_parameter", errors=errors)

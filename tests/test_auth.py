@@ -172,11 +172,11 @@ async def test_api_key_authenticates_the_one_stop_shop(client: AsyncTestClient[A
 
 
 async def test_malformed_json_is_a_problem_not_a_500(client: AsyncTestClient[Any]) -> None:
-    response = await client.post(
-        "/v1/auth/login", content=b'{"username": "chair', headers={"content-type": "application/json"}
-    )
-    assert response.status_code == 400
-    assert response.json()["code"] == "malformed_body"
+    for body in (b'{"username": "chair', b"[1,2", b"not json", b'{"username": "a", "password": "b"} trailing'):
+        response = await client.post("/v1/auth/login", content=body, headers={"content-type": "application/json"})
+        assert response.status_code == 400, body
+        assert response.json()["code"] == "malformed_body"
+        assert response.json()["errors"][0]["field"] == "body"
 
 
 async def test_login_still_works_while_redis_is_down(settings: Any, unused_tcp_port: int) -> None:
