@@ -171,8 +171,8 @@ async def test_wrongdoing_contact_is_never_stored_in_clear(db: asyncpg.Connectio
 async def test_the_api_refuses_to_start_on_a_database_behind_the_code(fresh_database: str, settings: Settings) -> None:
     behind = msgspec.structs.replace(settings, database_url=fresh_database)
     with pytest.raises(BaseException) as caught:
-        async with AsyncTestClient(app=create_app(behind)):
-            pass
+        async with AsyncTestClient(app=create_app(behind)) as client:
+            await client.get("/health/ready")  # never reached: start-up fails first
     errors, found = [caught.value], []
     while errors:  # the test client wraps lifespan failures in exception groups
         error = errors.pop()
