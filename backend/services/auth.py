@@ -6,13 +6,15 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 from redis.exceptions import RedisError
 
 from backend.audit import record_audit
 from backend.errors import AppError
 from backend.security import digest, issue_token, new_secret, same_digest, verify_password
+from backend.services.users import USER_ROLES_JSON
 from backend.settings import Settings
-from schemas.auth import DeviceSession, DeviceSessionRequest, RoleGrant, StaffSession, StaffUser
+from schemas.auth import DeviceSession, DeviceSessionRequest, StaffSession, StaffUser
 
 log = logging.getLogger(__name__)
 
@@ -112,26 +114,11 @@ async def open_session(
     )
 
 
-STAFF_USER_SQL = """
-select u.id, u.username, u.display_name,
-       coalesce(jsonb_agg(jsonb_build_object(
-                    'role', r.role, 'scope_kind', r.scope_kind,
-                    'scope_code', coalesce(r.commune_code, r.province_code),
-                    'scope_name', coalesce(c.full_name, p.full_name))
-                order by r.id) filter (where r.id is not null), '[]') as roles
-from users u
-left join user_roles r on r.user_id = u.id
-left join communes c on c.code = r.commune_code
-left join provinces p on p.code = r.province_code
-where u.id = $1
-group by u.id
-"""
+STAFF_USER_SQL = f"select u.id, u.username, u.display_name, {USER_ROLES_JSON} as roles from users u where u.id = $1"
 
 
 async def staff_user(conn: Any, user_id: int) -> StaffUser:
-    row = await conn.fetchrow(STAFF_USER_SQL, user_id)
-    roles = [RoleGrant(**{k: v for k, v in g.items() if v is not None}) for g in row["roles"]]
-    return StaffUser(id=row["id"], username=row["username"], display_name=row["display_name"], roles=roles)
+    return msgspec.convert(dict(await conn.fetchrow(STAFF_USER_SQL, user_id)), StaffUser)
 
 
 ROTATE_SESSION_SQL = """

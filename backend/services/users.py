@@ -145,8 +145,8 @@ async def create_user(conn: Any, actor: StaffPrincipal, data: UserCreate) -> Use
     return await get_user(conn, actor, user_id)
 
 
-USER_COLUMNS = """
-u.id, u.username, u.display_name, u.is_active, u.created_at,
+# The roles of user u as a JSON list of RoleGrant, with the names of their units.
+USER_ROLES_JSON = """
 coalesce((select jsonb_agg(jsonb_build_object(
               'role', r.role, 'scope_kind', r.scope_kind,
               'scope_code', coalesce(r.commune_code, r.province_code),
@@ -154,8 +154,9 @@ coalesce((select jsonb_agg(jsonb_build_object(
           from user_roles r
           left join communes c on c.code = r.commune_code
           left join provinces p on p.code = r.province_code
-          where r.user_id = u.id), '[]') as roles
-"""
+          where r.user_id = u.id), '[]')"""
+
+USER_COLUMNS = f"u.id, u.username, u.display_name, u.is_active, u.created_at, {USER_ROLES_JSON} as roles"
 
 # An admin sees the accounts holding any role inside the province(s) they administer;
 # accounts with no role at all only a system admin sees.
