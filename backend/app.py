@@ -24,6 +24,7 @@ from backend.db import create_pool, provide_db
 from backend.errors import EXCEPTION_HANDLERS
 from backend.log import RequestIdMiddleware, configure_logging
 from backend.security import jwt_secret
+from backend.services.ratings import rating_writer
 from backend.settings import Settings
 
 API_TITLE = "Commune Pulse API"
@@ -57,6 +58,7 @@ def create_app(settings: Settings) -> Litestar:
         app.state.jwt_secret = jwt_secret(settings)
         app.state.pool = await create_pool(settings)
         app.state.redis = redis_client(settings)
+        app.state.rating_writer = rating_writer(app.state.pool, settings.rating_daily_limit, settings.rating_window)
         try:
             async with app.state.pool.acquire() as conn:
                 waiting = await migrations.pending(conn)
@@ -65,6 +67,7 @@ def create_app(settings: Settings) -> Litestar:
                 raise migrations.MigrationError(f"the database lacks migrations {names}: run `commune-pulse migrate`")
             yield
         finally:
+            await app.state.rating_writer.close()
             await app.state.redis.aclose()
             # A pool handed to the client is not closed with it.
             await app.state.redis.connection_pool.disconnect()

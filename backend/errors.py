@@ -80,13 +80,99 @@ CATALOG: dict[str, tuple[int, Text]] = {
     "procedure_not_found": (404, Text("Không tìm thấy thủ tục hành chính", "Procedure not found")),
     "user_not_found": (404, Text("Không tìm thấy người dùng", "User not found")),
     "api_key_not_found": (404, Text("Không tìm thấy khóa API", "API key not found")),
+    "commune_service_not_found": (
+        404,
+        Text("Không tìm thấy dịch vụ công của xã/phường", "Commune service not found"),
+    ),
+    "official_not_found": (404, Text("Không tìm thấy cán bộ", "Official not found")),
     "method_not_allowed": (405, Text("Phương thức không được hỗ trợ", "Method not allowed")),
     "username_taken": (409, Text("Tên đăng nhập đã được sử dụng", "The username is already taken")),
+    "rating_exists": (
+        409,
+        Text("Hồ sơ này đã được đánh giá", "This dossier has already been rated"),
+    ),
+    "commune_service_exists": (
+        409,
+        Text("Xã/phường đã có dịch vụ cho thủ tục này", "The commune already offers this procedure"),
+    ),
+    "assignment_overlap": (
+        409,
+        Text(
+            "Thời gian phân công trùng với một phân công khác của dịch vụ này",
+            "The assignment overlaps another assignment of this service",
+        ),
+    ),
     "request_too_large": (413, Text("Nội dung yêu cầu quá lớn", "The request is too large")),
     "unsupported_media_type": (415, Text("Định dạng nội dung không được hỗ trợ", "Unsupported media type")),
     "invalid_scope": (
         422,
         Text("Phạm vi không hợp lệ cho vai trò này", "The scope is not valid for this role"),
+    ),
+    "idempotency_key_required": (
+        400,
+        Text(
+            "Thiếu tiêu đề Idempotency-Key (1–200 ký tự chữ, số, '_', '-', ':', '.')",
+            "The Idempotency-Key header is required (1-200 letters, digits, '_', '-', ':', '.')",
+        ),
+    ),
+    "idempotency_key_reused": (
+        422,
+        Text(
+            "Idempotency-Key này đã được dùng cho một yêu cầu có nội dung khác",
+            "This Idempotency-Key was already used with a different request body",
+        ),
+    ),
+    "unknown_service": (
+        422,
+        Text("Không tìm thấy dịch vụ được đánh giá", "The service being rated does not exist"),
+    ),
+    "service_reference_required": (
+        422,
+        Text(
+            "Cần chỉ rõ dịch vụ: mã dịch vụ, hoặc mã xã và mã thủ tục, hoặc mã hồ sơ",
+            "Name the service: commune_service_id, or commune_code and procedure_code, or dossier_code",
+        ),
+    ),
+    "unknown_dossier": (
+        422,
+        Text(
+            "Chưa có thông tin về hồ sơ này; vui lòng chọn dịch vụ đã sử dụng",
+            "This dossier is not known yet; please name the service you used",
+        ),
+    ),
+    "dossier_service_mismatch": (
+        422,
+        Text(
+            "Mã hồ sơ không thuộc dịch vụ đã chọn",
+            "The dossier belongs to another service than the one named",
+        ),
+    ),
+    "service_time_required": (
+        422,
+        Text("Cần cho biết thời điểm sử dụng dịch vụ", "The time the service was used (served_at) is required"),
+    ),
+    "served_at_in_future": (
+        422,
+        Text("Thời điểm sử dụng dịch vụ không thể ở tương lai", "The service time cannot be in the future"),
+    ),
+    "served_at_too_old": (
+        422,
+        Text("Đã quá thời hạn đánh giá dịch vụ này", "The service was used too long ago to be rated"),
+    ),
+    "invalid_assignment": (
+        422,
+        Text("Phân công không hợp lệ", "The assignment is not valid"),
+    ),
+    "invalid_dossier_event": (
+        422,
+        Text("Sự kiện hồ sơ không hợp lệ", "The dossier event is not valid"),
+    ),
+    "rating_limit_reached": (
+        429,
+        Text(
+            "Thiết bị này đã gửi đủ số đánh giá cho phép trong ngày, vui lòng thử lại vào ngày mai",
+            "This install has sent its ratings for today; try again tomorrow",
+        ),
     ),
     "too_many_login_attempts": (
         429,
@@ -161,6 +247,36 @@ def preferred_language(accept_language: str | None) -> str:
     return min(candidates)[2] if candidates else "vi"
 
 
+def build_problem(
+    code: str,
+    language: str,
+    *,
+    status: int | None = None,
+    detail: Text | None = None,
+    errors: list[FieldError] | None = None,
+    instance: str | None = None,
+) -> Problem:
+    default_status, title = CATALOG[code]
+    return Problem(
+        type=f"urn:commune-pulse:problem:{code}",
+        title=title.pick(language),
+        status=status or default_status,
+        code=code,
+        messages=Messages(vi=(detail or title).vi, en=(detail or title).en),
+        detail=detail.pick(language) if detail else None,
+        instance=instance,
+        request_id=current_request_id(),
+        errors=errors,
+    )
+
+
+def problem_of(error: AppError, language: str) -> Problem:
+    """The problem document of one item of a batch."""
+    problem = build_problem(error.code, language, detail=error.detail, errors=error.errors)
+    existing = error.extensions.get("existing_id")
+    return msgspec.structs.replace(problem, existing_id=existing) if existing else problem
+
+
 def problem_response(
     request: Request[Any, Any, Any],
     code: str,
@@ -171,19 +287,8 @@ def problem_response(
     headers: dict[str, str] | None = None,
     extensions: dict[str, Any] | None = None,
 ) -> Response[bytes]:
-    default_status, title = CATALOG[code]
     language = preferred_language(request.headers.get("accept-language"))
-    problem = Problem(
-        type=f"urn:commune-pulse:problem:{code}",
-        title=title.pick(language),
-        status=status or default_status,
-        code=code,
-        messages=Messages(vi=(detail or title).vi, en=(detail or title).en),
-        detail=detail.pick(language) if detail else None,
-        instance=request.url.path,
-        request_id=current_request_id(),
-        errors=errors,
-    )
+    problem = build_problem(code, language, status=status, detail=detail, errors=errors, instance=request.url.path)
     body = msgspec.to_builtins(problem)
     if extensions:
         body.update(extensions)

@@ -52,6 +52,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Namespace of every Redis key and the arq queue, so servers can be shared."""
     login_max_failures: int = 10
     """Failed logins per username within 15 minutes before logins are refused (429)."""
+    rating_daily_limit: int = 20
+    """Ratings one app install may submit per local day (Asia/Ho_Chi_Minh) before 429."""
+    rating_window: int = 30 * 86400
+    """Seconds after using a service during which it may still be rated."""
 
     @property
     def data_path(self) -> Path:
@@ -234,6 +238,20 @@ VARIABLES: tuple[Variable, ...] = (
         _int_between(1, 1000),
         "10",
         "Failed logins per username in 15 minutes before further attempts get 429.",
+    ),
+    Variable(
+        "RATING_DAILY_LIMIT",
+        "rating_daily_limit",
+        _int_between(1, 1_000_000),
+        "20",
+        "Ratings one app install may submit per day (Asia/Ho_Chi_Minh) before further ones get 429.",
+    ),
+    Variable(
+        "RATING_WINDOW",
+        "rating_window",
+        parse_duration,
+        "30d",
+        "How long after using a service a citizen may still rate it.",
     ),
 )
 

@@ -23,3 +23,5 @@ class Problem(Base, kw_only=True):
     instance: str | None = None
     request_id: str | None = None
     errors: list[FieldError] | None = None
+    existing_id: int | None = None
+    """On a conflict with something already stored (e.g. the rating of a dossier): its id."""

@@ -1,5 +1,6 @@
 """Constrained types shared by the payloads."""
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from msgspec import Meta
@@ -40,3 +41,22 @@ Platform = Literal["android", "ios", "web"]
 Locale = Literal["vi", "en"]
 Role = Literal["commune_chair", "commune_official", "front_staff", "front_supervisor", "province_admin", "system_admin"]
 ScopeKind = Literal["commune", "province", "national"]
+
+BigId = Annotated[int, Meta(ge=1, le=2**63 - 1)]
+Score = Annotated[int, Meta(ge=1, le=5)]
+# Receipt codes of one-stop-shop systems: letters, digits and the separators they print.
+DossierCode = Annotated[
+    str,
+    Meta(
+        min_length=3,
+        max_length=100,
+        pattern=r"^ *[A-Za-z0-9][A-Za-z0-9./_-]*[A-Za-z0-9] *$",
+        description="Receipt code printed by the one-stop shop; case and surrounding spaces are ignored",
+    ),
+]
+IDEMPOTENCY_KEY = r"^[A-Za-z0-9_:.-]{1,200}$"
+IdempotencyKey = Annotated[str, Meta(pattern=IDEMPOTENCY_KEY, description="Unique per intended write")]
+# Aware times only: a phone's local time without an offset cannot be placed.
+AwareTime = Annotated[datetime, Meta(tz=True)]
+Comment = Annotated[str, Meta(max_length=2000, pattern=FREE_TEXT, description="Trimmed; tab and line breaks allowed")]
+Channel = Literal["app", "web", "kiosk"]

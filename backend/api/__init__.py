@@ -1,7 +1,9 @@
 """HTTP controllers, one per resource."""
 
 from backend.api.api_keys import ApiKeyController
+from backend.api.assignments import AssignmentController
 from backend.api.auth import AuthController
+from backend.api.commune_services import CommuneServiceByIdController, CommuneServiceController
 from backend.api.communes import CommuneController
 from backend.api.health import HealthController
 from backend.api.integrations import IntegrationController
@@ -9,6 +11,7 @@ from backend.api.me import MeController
 from backend.api.officials import OfficialController
 from backend.api.procedures import ProcedureController
 from backend.api.provinces import ProvinceController
+from backend.api.ratings import MyRatingController, RatingController
 from backend.api.users import UserController
 
 CONTROLLERS = [
@@ -18,7 +21,12 @@ CONTROLLERS = [
     ProvinceController,
     CommuneController,
     ProcedureController,
+    CommuneServiceController,
+    CommuneServiceByIdController,
+    AssignmentController,
     OfficialController,
+    RatingController,
+    MyRatingController,
     UserController,
     ApiKeyController,
     IntegrationController,

@@ -1,11 +1,17 @@
 from __future__ import annotations
 
-from litestar import Controller, get
+from typing import Any
 
-from backend.api.params import ApiClient
+from litestar import Controller, Request, get, post
+from litestar.params import JSONBody
+
+from backend.api.params import DB, ApiClient
 from backend.auth import api_key_only
+from backend.errors import preferred_language
 from backend.services.api_keys import identity
+from backend.services.dossiers import ingest_dossiers
 from schemas.api_keys import ApiKeyIdentity
+from schemas.dossiers import DossierBatch, DossierBatchResponse
 
 
 class IntegrationController(Controller):
@@ -16,3 +22,15 @@ class IntegrationController(Controller):
     @get("/whoami", operation_id="GetApiKeyIdentity", summary="Check an API key and see its scope")
     async def whoami(self, api_client: ApiClient) -> ApiKeyIdentity:
         return identity(api_client)
+
+    @post(
+        "/dossiers",
+        status_code=200,
+        operation_id="IngestDossiers",
+        summary="Report up to 1,000 dossier states from the one-stop shop; one result per item",
+    )
+    async def ingest(
+        self, db: DB, api_client: ApiClient, data: JSONBody[DossierBatch], request: Request[Any, Any, Any]
+    ) -> DossierBatchResponse:
+        language = preferred_language(request.headers.get("accept-language"))
+        return await ingest_dossiers(db, api_client, data.dossiers, language)

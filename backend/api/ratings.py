@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.params import HeaderParameter, JSONBody
+
+from backend.api.params import DB, Citizen, CursorQuery, LimitQuery
+from backend.api.problems import problem_responses
+from backend.auth import citizen_only
+from backend.errors import AppError, preferred_language, problem_of
+from backend.items import convert_item
+from backend.services import ratings as service
+from schemas.ratings import (
+    Rating,
+    RatingBatch,
+    RatingBatchItem,
+    RatingBatchResponse,
+    RatingBatchResult,
+    RatingCreate,
+    RatingPage,
+)
+from schemas.types import IDEMPOTENCY_KEY
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        description="Required. A new key per rating the citizen intends; a retry reuses it and gets the "
+        "first answer again. Letters, digits, '_', '-', ':', '.'; at most 200.",
+    ),
+]
+
+
+class RatingController(Controller):
+    path = "/v1/ratings"
+    tags = ["ratings"]
+    guards = [citizen_only]
+
+    @post(
+        operation_id="SubmitRating",
+        summary="Rate a commune service",
+        status_code=201,
+        responses=problem_responses(409, 429),
+    )
+    async def submit(
+        self,
+        data: JSONBody[RatingCreate],
+        citizen: Citizen,
+        state: State,
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> Response[Rating]:
+        if idempotency_key is None or not re.fullmatch(IDEMPOTENCY_KEY, idempotency_key):
+            raise AppError("idempotency_key_required")
+        request = service.rating_request(citizen.citizen_id, idempotency_key, data)
+        (outcome,) = await state.rating_writer.submit([request])
+        if outcome.error is not None:
+            raise outcome.error
+        headers = {"idempotent-replayed": "true"} if outcome.status == 200 else {}
+        return Response(outcome.rating, status_code=201, headers=headers)
+
+    @post(
+        "/batch",
+        operation_id="SubmitRatingBatch",
+        summary="Send up to 100 ratings queued on a phone; one result per item",
+        status_code=200,
+    )
+    async def submit_batch(
+        self, data: JSONBody[RatingBatch], citizen: Citizen, state: State, request: Request[Any, Any, Any]
+    ) -> RatingBatchResponse:
+        language = preferred_language(request.headers.get("accept-language"))
+        results: list[RatingBatchResult | None] = [None] * len(data.items)
+        queued, positions = [], []
+        for index, raw in enumerate(data.items):
+            item = convert_item(raw, RatingBatchItem)
+            if isinstance(item, AppError):
+                key = raw.get("idempotency_key") if isinstance(raw, dict) else None
+                results[index] = RatingBatchResult(
+                    index=index,
+                    idempotency_key=key if isinstance(key, str) else None,
+                    status=item.status,
+                    problem=problem_of(item, language),
+                )
+                continue
+            body = service.batch_item_body(item)
+            queued.append(service.rating_request(citizen.citizen_id, item.idempotency_key, body))
+            positions.append(index)
+        outcomes = await state.rating_writer.submit(queued) if queued else []
+        for index, queued_request, outcome in zip(positions, queued, outcomes, strict=True):
+            results[index] = RatingBatchResult(
+                index=index,
+                idempotency_key=queued_request.idempotency_key,
+                status=outcome.status,
+                rating=outcome.rating,
+                problem=problem_of(outcome.error, language) if outcome.error else None,
+            )
+        return RatingBatchResponse(results=[r for r in results if r is not None])
+
+
+class MyRatingController(Controller):
+    path = "/v1/me/ratings"
+    tags = ["ratings"]
+    guards = [citizen_only]
+
+    @get(operation_id="ListMyRatings", summary="The citizen's own ratings, newest first")
+    async def list_mine(
+        self, db: DB, citizen: Citizen, cursor: CursorQuery = None, limit: LimitQuery = 50
+    ) -> RatingPage:
+        return await service.list_my_ratings(db, citizen.citizen_id, cursor=cursor, limit=limit)

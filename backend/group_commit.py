@@ -1,0 +1,99 @@
+"""Group commit: the writes of concurrent requests share one transaction.
+
+A commit per request makes the WAL flush and the round trips the limit of the hot rating
+path. Here requests queue their items; a few drainers each take what has queued up, write
+it with one set-based function in one transaction, and resolve every caller's future only
+after COMMIT, so a 201 still means the row is durable. Nothing waits on a timer: when the
+database is idle a lone request goes straight through, and batches grow only while an
+earlier one is in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import asyncpg
+
+from backend.errors import AppError
+
+log = logging.getLogger(__name__)
+
+I = TypeVar("I")  # noqa: E741 - item
+O = TypeVar("O")  # noqa: E741 - outcome
+
+# The database or the network is down: the caller may retry (its Idempotency-Key makes that safe).
+UNAVAILABLE = (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+
+
+class GroupWriter(Generic[I, O]):
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        write: Callable[[Any, list[I]], Awaitable[Sequence[O]]],
+        *,
+        max_batch: int = 200,
+        drainers: int = 2,
+    ) -> None:
+        self._pool = pool
+        self._write = write
+        self._max_batch = max_batch
+        self._drainers = drainers
+        self._queue: list[tuple[I, asyncio.Future[O]]] = []
+        self._active = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def submit(self, items: Sequence[I]) -> list[O]:
+        """Outcomes of `items`, in order, once the transaction holding them has committed."""
+        loop = asyncio.get_running_loop()
+        futures = [loop.create_future() for _ in items]
+        self._queue.extend(zip(items, futures, strict=True))
+        if self._active < self._drainers:
+            self._active += 1
+            task = loop.create_task(self._drain())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return list(await asyncio.gather(*futures))
+
+    async def close(self) -> None:
+        """Let the batches in flight finish (at shutdown)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                batch = self._queue[: self._max_batch]
+                del self._queue[: self._max_batch]
+                await self._flush(batch)
+        finally:
+            self._active -= 1
+
+    async def _flush(self, batch: list[tuple[I, asyncio.Future[O]]]) -> None:
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                outcomes = await self._write(conn, [item for item, _ in batch])
+        except UNAVAILABLE as exc:
+            log.warning("group write failed: database unavailable", exc_info=exc)
+            self._fail(batch, AppError("service_unavailable"))
+        except Exception as exc:
+            if len(batch) > 1:
+                # Something the write function did not foresee: isolate the item at fault so
+                # that the others are still stored.
+                log.exception("group write of %d items failed; writing them one by one", len(batch))
+                for one in batch:
+                    await self._flush([one])
+            else:
+                self._fail(batch, exc)
+        else:
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if not future.done():  # the caller may have gone away
+                    future.set_result(outcome)
+
+    @staticmethod
+    def _fail(batch: list[tuple[I, asyncio.Future[O]]], exc: BaseException) -> None:
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(exc)

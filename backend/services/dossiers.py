@@ -1,0 +1,212 @@
+"""Dossier events from one-stop-shop systems: upserts that arrive twice and out of order.
+
+Each event carries the dossier's whole state. The stored state changes only for a newer
+event, by (version, event time), so a late or repeated event never overwrites a newer one.
+A missing due time is derived from the procedure's statutory time on Vietnam's working-day
+calendar. A completion verifies the ratings citizens already gave for that dossier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from backend import workdays
+from backend.auth import ApiKeyPrincipal
+from backend.errors import AppError, Text, problem_of
+from backend.items import convert_item
+from schemas.dossiers import DossierBatchResponse, DossierEvent, DossierResult
+
+
+@dataclass(frozen=True)
+class _Ready:
+    index: int
+    event: DossierEvent
+    code: str
+    service_id: int
+    due_at: datetime | None
+    due_derived: bool
+    cancelled_at: datetime | None
+
+    @property
+    def order(self) -> tuple[int, datetime]:
+        return (self.event.version or 0, self.event.event_at)
+
+
+def check_event(event: DossierEvent) -> AppError | None:
+    """The state must be one the dossiers table can hold; said plainly to the source system."""
+
+    def bad(vi: str, en: str) -> AppError:
+        return AppError("invalid_dossier_event", Text(vi, en))
+
+    if event.commune_service_id is None and (event.commune_code is None or event.procedure_code is None):
+        return bad(
+            "Cần commune_service_id, hoặc commune_code và procedure_code",
+            "Name the service: commune_service_id, or commune_code and procedure_code",
+        )
+    if (event.status == "completed") != (event.completed_at is not None):
+        return bad(
+            "completed_at chỉ có và bắt buộc có khi hồ sơ đã hoàn thành",
+            "completed_at is required for, and only for, status completed",
+        )
+    if event.cancelled_at is not None and event.status != "cancelled":
+        return bad("cancelled_at chỉ dùng khi hồ sơ bị hủy", "cancelled_at is only for status cancelled")
+    if event.completed_at is not None and event.completed_at < event.received_at:
+        return bad("Thời điểm hoàn thành trước thời điểm tiếp nhận", "completed_at is before received_at")
+    if event.due_at is not None and event.due_at < event.received_at:
+        return bad("Hạn trả kết quả trước thời điểm tiếp nhận", "due_at is before received_at")
+    return None
+
+
+# The service of each event, whether the key may report it, and its statutory time.
+RESOLVE_SERVICES_SQL = """
+select i.ord, s.id as service_id, p.statutory_days, p.days_kind,
+       ($5 = 'national' or c.province_code = $6 or s.commune_code = $7) as allowed
+from unnest($1::int[], $2::bigint[], $3::text[], $4::text[]) as i(ord, service_id, commune_code, procedure_code)
+left join commune_services named
+       on i.service_id is null and named.commune_code = i.commune_code and named.procedure_code = i.procedure_code
+left join commune_services s on s.id = coalesce(i.service_id, named.id)
+left join communes c on c.code = s.commune_code
+left join procedures p on p.code = s.procedure_code
+order by i.ord
+"""
+
+UPSERT_SQL = """
+insert into dossiers as d (code, commune_service_id, status, received_at, due_at, due_derived, completed_at,
+                           cancelled_at, event_version, event_at, source_api_key_id)
+select t.*, $11::bigint
+from unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::bool[],
+            $7::timestamptz[], $8::timestamptz[], $9::bigint[], $10::timestamptz[]) as t
+on conflict (code) do update
+set commune_service_id = excluded.commune_service_id, status = excluded.status,
+    received_at = excluded.received_at, due_at = excluded.due_at, due_derived = excluded.due_derived,
+    completed_at = excluded.completed_at, cancelled_at = excluded.cancelled_at,
+    event_version = excluded.event_version, event_at = excluded.event_at,
+    source_api_key_id = excluded.source_api_key_id, updated_at = now()
+where (excluded.event_version, excluded.event_at) > (d.event_version, d.event_at)
+returning d.code, (xmax = 0) as inserted
+"""
+
+# The official is the one who held the service when the dossier was completed.
+VERIFY_RATINGS_SQL = """
+with verified as (
+    update ratings r
+    set dossier_id = d.id, verified = true, served_at = d.completed_at,
+        official_id = a.official_id, assignment_id = a.id
+    from dossiers d
+    left join assignments a on a.commune_service_id = d.commune_service_id and a.valid @> d.completed_at
+    where d.code = any($1::text[]) and d.status = 'completed'
+      and r.dossier_code = d.code and r.commune_service_id = d.commune_service_id and not r.verified
+    returning 1
+)
+select count(*)::int from verified
+"""
+
+
+async def ingest_dossiers(
+    conn: Any, client: ApiKeyPrincipal, items: list[Any], language: str = "vi"
+) -> DossierBatchResponse:
+    """Upsert a batch of dossier events; one result per item, in order."""
+    results: dict[int, DossierResult] = {}
+    events: list[tuple[int, DossierEvent]] = []
+    for index, item in enumerate(items):
+        event = convert_item(item, DossierEvent)
+        error = event if isinstance(event, AppError) else check_event(event)
+        if error is not None:
+            code = item.get("code") if isinstance(item, dict) and isinstance(item.get("code"), str) else None
+            results[index] = DossierResult(
+                index=index, code=code, outcome="rejected", problem=problem_of(error, language)
+            )
+        else:
+            assert isinstance(event, DossierEvent)
+            events.append((index, event))
+
+    ready = await _resolve(conn, client, events, results, language)
+    newest: dict[str, _Ready] = {}
+    for one in ready:
+        kept = newest.get(one.code)
+        if kept is None or one.order > kept.order:
+            if kept is not None:
+                results[kept.index] = DossierResult(index=kept.index, code=kept.code, outcome="unchanged")
+            newest[one.code] = one
+        else:
+            results[one.index] = DossierResult(index=one.index, code=one.code, outcome="unchanged")
+
+    verified = 0
+    if newest:
+        batch = list(newest.values())
+        rows = await conn.fetch(
+            UPSERT_SQL,
+            [r.code for r in batch],
+            [r.service_id for r in batch],
+            [r.event.status for r in batch],
+            [r.event.received_at for r in batch],
+            [r.due_at for r in batch],
+            [r.due_derived for r in batch],
+            [r.event.completed_at for r in batch],
+            [r.cancelled_at for r in batch],
+            [r.event.version or 0 for r in batch],
+            [r.event.event_at for r in batch],
+            client.api_key_id,
+        )
+        written = {row["code"]: row["inserted"] for row in rows}
+        for r in batch:
+            if r.code in written:
+                results[r.index] = DossierResult(
+                    index=r.index,
+                    code=r.code,
+                    outcome="created" if written[r.code] else "updated",
+                    due_at=r.due_at,
+                    due_derived=r.due_derived,
+                )
+            else:
+                results[r.index] = DossierResult(index=r.index, code=r.code, outcome="unchanged")
+        completed = [r.code for r in batch if r.code in written and r.event.status == "completed"]
+        if completed:
+            verified = await conn.fetchval(VERIFY_RATINGS_SQL, completed)
+
+    ordered = [results[i] for i in range(len(items))]
+    counts = {o: sum(1 for r in ordered if r.outcome == o) for o in ("created", "updated", "unchanged", "rejected")}
+    return DossierBatchResponse(results=ordered, verified_ratings=verified, **counts)
+
+
+async def _resolve(
+    conn: Any,
+    client: ApiKeyPrincipal,
+    events: list[tuple[int, DossierEvent]],
+    results: dict[int, DossierResult],
+    language: str,
+) -> list[_Ready]:
+    if not events:
+        return []
+    rows = await conn.fetch(
+        RESOLVE_SERVICES_SQL,
+        list(range(len(events))),
+        [e.commune_service_id for _, e in events],
+        [e.commune_code for _, e in events],
+        [e.procedure_code for _, e in events],
+        client.scope_kind,
+        client.province_code,
+        client.commune_code,
+    )
+    ready = []
+    for (index, event), row in zip(events, rows, strict=True):
+        code = event.code.strip().upper()
+        if row["service_id"] is None:
+            error: AppError | None = AppError("unknown_service")
+        elif not row["allowed"]:
+            error = AppError("out_of_scope")
+        else:
+            error = None
+        if error is not None:
+            results[index] = DossierResult(
+                index=index, code=code, outcome="rejected", problem=problem_of(error, language)
+            )
+            continue
+        due_at, derived = event.due_at, False
+        if due_at is None and row["statutory_days"]:
+            due_at, derived = workdays.due_at(event.received_at, row["statutory_days"], row["days_kind"]), True
+        cancelled_at = event.cancelled_at or (event.event_at if event.status == "cancelled" else None)
+        ready.append(_Ready(index, event, code, row["service_id"], due_at, derived, cancelled_at))
+    return ready

@@ -1,0 +1,376 @@
+"""Citizens' ratings of commune services.
+
+A rating is linked to the official who answered for the service when it was used (the
+dossier's completion time when there is one), verified when its dossier code matches a
+completed dossier of that service, stored once per Idempotency-Key and once per dossier,
+and limited per install and local day. `write_ratings` decides all of this for a whole
+batch with a few set-based statements, so the group writer can put many requests in one
+transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from backend.errors import AppError, Text
+from backend.group_commit import GroupWriter
+from backend.pagination import decode_cursor, page_of
+from backend.workdays import LOCAL_TZ
+from schemas.ratings import Dimensions, LinkedOfficial, Rating, RatingBatchItem, RatingCreate, RatingPage
+
+# Phones' clocks drift: a service time this far ahead of ours is still accepted.
+CLOCK_SKEW = timedelta(minutes=5)
+DIMENSIONS = ("access", "procedure", "attitude", "result", "timeliness")
+
+
+@dataclass(frozen=True)
+class RatingRequest:
+    citizen_id: uuid.UUID
+    idempotency_key: str
+    body: RatingCreate
+    request_hash: bytes
+
+
+@dataclass(frozen=True)
+class RatingOutcome:
+    status: int
+    """201 stored now, 200 stored by an earlier request with this key (a replay); else error."""
+    rating: Rating | None = None
+    error: AppError | None = None
+
+
+@dataclass(frozen=True)
+class RatingLimits:
+    daily: int
+    window: timedelta
+
+
+def batch_item_body(item: RatingBatchItem) -> RatingCreate:
+    """The rating of a batch item, without its key (the fingerprint is of the rating alone)."""
+    return RatingCreate(**{name: getattr(item, name) for name in RatingCreate.__struct_fields__})
+
+
+def rating_request(citizen_id: uuid.UUID, idempotency_key: str, body: RatingCreate) -> RatingRequest:
+    """Normalise the body (trimmed comment, upper-case dossier code) and fingerprint it, so
+    a retry that differs only in spacing or default values is the same request."""
+    comment = body.comment.strip() if body.comment is not None else None
+    dossier = body.dossier_code.strip().upper() if body.dossier_code is not None else None
+    body = msgspec.structs.replace(body, comment=comment or None, dossier_code=dossier)
+    return RatingRequest(citizen_id, idempotency_key, body, hashlib.sha256(msgspec.json.encode(body)).digest())
+
+
+RESOLVE_SQL = """
+with i as (
+    select * from unnest($1::int[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[],
+                         $8::timestamptz[])
+        as t(ord, citizen_id, key, service_id, commune_code, procedure_code, dossier_code, served_at)
+)
+select i.ord,
+       ci.id is not null as install_exists, ci.blocked_at is not null as blocked,
+       prior.id as prior_id, prior.request_hash as prior_hash,
+       taken.id as taken_id,
+       d.id as dossier_id, d.commune_service_id as dossier_service_id, d.completed_at,
+       coalesce(i.service_id, named.id) as named_service_id,
+       s.id as service_id, s.commune_code, s.is_active,
+       st.service_time, a.id as assignment_id, a.official_id,
+       (select count(*) from ratings x where x.citizen_id = i.citizen_id and x.created_at >= $9)::int as today
+from i
+left join citizen_installs ci on ci.id = i.citizen_id
+left join ratings prior on prior.citizen_id = i.citizen_id and prior.idempotency_key = i.key
+left join ratings taken on taken.dossier_code = i.dossier_code
+left join dossiers d on d.code = i.dossier_code
+left join commune_services named
+       on i.service_id is null and named.commune_code = i.commune_code and named.procedure_code = i.procedure_code
+left join commune_services s on s.id = coalesce(i.service_id, named.id, d.commune_service_id)
+cross join lateral (
+    select case when d.completed_at is not null and d.commune_service_id = s.id then d.completed_at
+                else i.served_at end as service_time
+) st
+left join assignments a on a.commune_service_id = s.id and a.valid @> st.service_time
+"""
+
+INSERT_SQL = """
+insert into ratings (citizen_id, commune_service_id, commune_code, official_id, assignment_id, dossier_code,
+                     dossier_id, verified, score, score_access, score_procedure, score_attitude, score_result,
+                     score_timeliness, comment, channel, served_at, client_created_at, idempotency_key,
+                     request_hash)
+select * from unnest($1::uuid[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::bigint[],
+                     $8::bool[], $9::smallint[], $10::smallint[], $11::smallint[], $12::smallint[], $13::smallint[],
+                     $14::smallint[], $15::text[], $16::text[], $17::timestamptz[], $18::timestamptz[], $19::text[],
+                     $20::bytea[])
+on conflict do nothing
+returning id, citizen_id, idempotency_key
+"""
+
+RATING_COLUMNS = """
+r.id, r.commune_service_id, r.commune_code, c.full_name as commune_name, cs.procedure_code,
+p.name_vi as procedure_name, p.name_en as procedure_name_en,
+o.id as official_id, o.full_name as official_name, o.position as official_position,
+o.position_en as official_position_en,
+r.verified, r.dossier_code, r.score, r.score_access, r.score_procedure, r.score_attitude, r.score_result,
+r.score_timeliness, r.comment, r.channel, r.served_at, r.created_at
+"""
+
+RATING_JOINS = """
+join commune_services cs on cs.id = r.commune_service_id
+join procedures p on p.code = cs.procedure_code
+join communes c on c.code = r.commune_code
+left join officials o on o.id = r.official_id
+"""
+
+RATINGS_BY_ID_SQL = f"select {RATING_COLUMNS} from ratings r {RATING_JOINS} where r.id = any($1::bigint[])"
+
+
+def _rating(row: Any) -> Rating:
+    scores = [row["score_" + name] for name in DIMENSIONS]
+    official = None
+    if row["official_id"] is not None:
+        official = LinkedOfficial(
+            id=row["official_id"],
+            full_name=row["official_name"],
+            position=row["official_position"],
+            position_en=row["official_position_en"],
+        )
+    return Rating(
+        id=row["id"],
+        commune_service_id=row["commune_service_id"],
+        commune_code=row["commune_code"],
+        commune_name=row["commune_name"],
+        procedure_code=row["procedure_code"],
+        procedure_name=row["procedure_name"],
+        procedure_name_en=row["procedure_name_en"],
+        official=official,
+        verified=row["verified"],
+        dossier_code=row["dossier_code"],
+        score=row["score"],
+        dimensions=Dimensions(**dict(zip(DIMENSIONS, scores, strict=True))) if any(scores) else None,
+        comment=row["comment"],
+        channel=row["channel"],
+        served_at=row["served_at"],
+        created_at=row["created_at"],
+    )
+
+
+def local_day_bounds(now: datetime) -> tuple[datetime, int]:
+    """Start of today in Asia/Ho_Chi_Minh (as an aware time) and seconds until tomorrow."""
+    local = now.astimezone(LOCAL_TZ)
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return start, max(1, int((start + timedelta(days=1) - local).total_seconds()))
+
+
+def _rating_exists(rating_id: int) -> AppError:
+    return AppError(
+        "rating_exists",
+        Text(
+            f"Hồ sơ này đã được đánh giá (đánh giá số {rating_id})",
+            f"This dossier was already rated (rating {rating_id})",
+        ),
+        extensions={"existing_id": rating_id},
+    )
+
+
+def _decide(
+    request: RatingRequest, row: Any, limits: RatingLimits, now: datetime, used_today: int, retry_after: int
+) -> AppError | tuple[int, bool] | None:
+    """What to do with one item given what the database holds: an error, the stored
+    rating to replay (id, False), or None to insert it."""
+    body = request.body
+    if not row["install_exists"]:
+        return AppError("invalid_token", headers={"www-authenticate": "Bearer"})
+    if row["prior_id"] is not None:
+        if bytes(row["prior_hash"]) == request.request_hash:
+            return int(row["prior_id"]), False
+        return AppError("idempotency_key_reused")
+    if row["blocked"]:
+        return AppError("install_blocked")
+    named = body.commune_service_id is not None or body.commune_code is not None or body.procedure_code is not None
+    if not named and body.dossier_code is None:
+        return AppError("service_reference_required")
+    if body.commune_service_id is None and named and (body.commune_code is None or body.procedure_code is None):
+        return AppError(
+            "service_reference_required",
+            Text("Cần cả mã xã và mã thủ tục", "Both commune_code and procedure_code are needed"),
+        )
+    if row["service_id"] is None or not row["is_active"]:
+        return AppError("unknown_dossier") if not named else AppError("unknown_service")
+    if named and row["dossier_service_id"] is not None and row["dossier_service_id"] != row["named_service_id"]:
+        return AppError("dossier_service_mismatch")
+    service_time = row["service_time"]
+    if service_time is None:
+        return AppError("service_time_required")
+    if service_time > now + CLOCK_SKEW:
+        return AppError("served_at_in_future")
+    if service_time < now - limits.window:
+        days = limits.window.days
+        return AppError(
+            "served_at_too_old",
+            Text(
+                f"Chỉ đánh giá được trong {days} ngày sau khi sử dụng dịch vụ", f"Ratings are accepted for {days} days"
+            ),
+        )
+    if row["taken_id"] is not None:
+        return _rating_exists(int(row["taken_id"]))
+    if row["today"] + used_today >= limits.daily:
+        return AppError("rating_limit_reached", headers={"retry-after": str(retry_after)})
+    return None
+
+
+def _insert_args(accepted: list[tuple[RatingRequest, Any]]) -> list[list[Any]]:
+    columns: list[list[Any]] = [[] for _ in range(20)]
+    for request, row in accepted:
+        body, dims = request.body, request.body.dimensions or Dimensions()
+        verified = row["completed_at"] is not None and row["dossier_service_id"] == row["service_id"]
+        values = (
+            request.citizen_id,
+            row["service_id"],
+            row["commune_code"],
+            row["official_id"],
+            row["assignment_id"],
+            body.dossier_code,
+            row["dossier_id"],
+            verified,
+            body.score,
+            dims.access,
+            dims.procedure,
+            dims.attitude,
+            dims.result,
+            dims.timeliness,
+            body.comment,
+            body.channel,
+            row["service_time"],
+            body.rated_at,
+            request.idempotency_key,
+            request.request_hash,
+        )
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    return columns
+
+
+async def write_ratings(
+    conn: Any, requests: list[RatingRequest], limits: RatingLimits, now: datetime | None = None
+) -> list[RatingOutcome]:
+    """Store what may be stored of `requests` in the caller's transaction; one outcome each.
+
+    Items that repeat an earlier item's key or dossier in the same batch, and the rare item
+    that lost a race with another transaction, are decided in a further round, against
+    what the previous round stored."""
+    now = now or datetime.now(LOCAL_TZ)
+    day_start, retry_after = local_day_bounds(now)
+    decided: dict[int, AppError | tuple[int, bool]] = {}
+    todo = list(range(len(requests)))
+    for _ in range(4):
+        if not todo:
+            break
+        seen: set[tuple[uuid.UUID, str]] = set()
+        dossiers: set[str] = set()
+        round_items, later = [], []
+        for index in todo:
+            request = requests[index]
+            key = (request.citizen_id, request.idempotency_key)
+            dossier = request.body.dossier_code
+            if key in seen or (dossier is not None and dossier in dossiers):
+                later.append(index)
+                continue
+            seen.add(key)
+            if dossier is not None:
+                dossiers.add(dossier)
+            round_items.append(index)
+        lost = await _write_round(conn, requests, round_items, limits, now, day_start, retry_after, decided)
+        todo = sorted(later + lost)
+    for index in todo:  # still racing after several rounds: let the client retry
+        decided[index] = AppError("service_unavailable")
+
+    stored_ids = sorted({v[0] for v in decided.values() if isinstance(v, tuple)})
+    ratings = {r["id"]: _rating(r) for r in await conn.fetch(RATINGS_BY_ID_SQL, stored_ids)} if stored_ids else {}
+    outcomes = []
+    for index in range(len(requests)):
+        result = decided[index]
+        if isinstance(result, AppError):
+            outcomes.append(RatingOutcome(status=result.status, error=result))
+        else:
+            rating_id, fresh = result
+            outcomes.append(RatingOutcome(status=201 if fresh else 200, rating=ratings[rating_id]))
+    return outcomes
+
+
+async def _write_round(
+    conn: Any,
+    requests: list[RatingRequest],
+    indexes: list[int],
+    limits: RatingLimits,
+    now: datetime,
+    day_start: datetime,
+    retry_after: int,
+    decided: dict[int, AppError | tuple[int, bool]],
+) -> list[int]:
+    """Decide and insert one round; return the indexes that lost a race (to retry)."""
+    chosen = [requests[i] for i in indexes]
+    rows = await conn.fetch(
+        RESOLVE_SQL,
+        list(range(len(chosen))),
+        [r.citizen_id for r in chosen],
+        [r.idempotency_key for r in chosen],
+        [r.body.commune_service_id for r in chosen],
+        [r.body.commune_code for r in chosen],
+        [r.body.procedure_code for r in chosen],
+        [r.body.dossier_code for r in chosen],
+        [r.body.served_at for r in chosen],
+        day_start,
+    )
+    rows = sorted(rows, key=lambda r: r["ord"])
+    used: Counter[uuid.UUID] = Counter()
+    accepted: list[tuple[int, RatingRequest, Any]] = []
+    for index, request, row in zip(indexes, chosen, rows, strict=True):
+        verdict = _decide(request, row, limits, now, used[request.citizen_id], retry_after)
+        if verdict is None:
+            used[request.citizen_id] += 1
+            accepted.append((index, request, row))
+        else:
+            decided[index] = verdict
+    if not accepted:
+        return []
+    inserted = await conn.fetch(INSERT_SQL, *_insert_args([(req, row) for _, req, row in accepted]))
+    ids = {(r["citizen_id"], r["idempotency_key"]): r["id"] for r in inserted}
+    lost = []
+    for index, request, _ in accepted:
+        rating_id = ids.get((request.citizen_id, request.idempotency_key))
+        if rating_id is None:
+            lost.append(index)
+        else:
+            decided[index] = (int(rating_id), True)
+    return lost
+
+
+MY_RATINGS_SQL = f"""
+select {RATING_COLUMNS}
+from ratings r {RATING_JOINS}
+where r.citizen_id = $1 and ($2::bigint is null or r.id < $2)
+order by r.id desc
+limit $3
+"""
+
+
+async def list_my_ratings(conn: Any, citizen_id: uuid.UUID, *, cursor: str | None, limit: int) -> RatingPage:
+    """The citizen's own ratings, newest first."""
+    after = decode_cursor(cursor, int)
+    rows = await conn.fetch(MY_RATINGS_SQL, citizen_id, after[0] if after else None, limit + 1)
+    items, next_cursor = page_of(rows, limit, lambda r: (r["id"],))
+    return RatingPage(items=[_rating(r) for r in items], next_cursor=next_cursor)
+
+
+def rating_writer(pool: Any, daily_limit: int, window_seconds: int) -> GroupWriter[RatingRequest, RatingOutcome]:
+    """The per-process writer that stores concurrent requests' ratings together."""
+    limits = RatingLimits(daily=daily_limit, window=timedelta(seconds=window_seconds))
+
+    async def write(conn: Any, requests: list[RatingRequest]) -> list[RatingOutcome]:
+        return await write_ratings(conn, requests, limits)
+
+    return GroupWriter(pool, write)

@@ -1,0 +1,67 @@
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from msgspec import Meta
+
+from schemas.base import Base
+from schemas.problem import Problem
+from schemas.types import AwareTime, BigId, CommuneCode, DossierCode, ProcedureCode
+
+DossierStatus = Literal["received", "processing", "completed", "cancelled"]
+
+
+class DossierEvent(Base, kw_only=True):
+    """The full state of one dossier as the one-stop shop knows it after an event. Name the
+    service by commune_service_id or by commune_code + procedure_code."""
+
+    code: DossierCode
+    commune_service_id: BigId | None = None
+    commune_code: CommuneCode | None = None
+    procedure_code: ProcedureCode | None = None
+    status: DossierStatus
+    received_at: AwareTime
+    due_at: AwareTime | None = None
+    """Left out: derived from the procedure's statutory time (working days skip weekends and
+    Vietnam's public holidays)."""
+    completed_at: AwareTime | None = None
+    """Required when status is completed."""
+    cancelled_at: AwareTime | None = None
+    """Defaults to event_at when status is cancelled."""
+    version: Annotated[int, Meta(ge=0, le=2**63 - 1)] | None = None
+    """Increasing per dossier, when the source system has one; else event_at decides."""
+    event_at: AwareTime
+
+
+class DossierBatch(Base, kw_only=True):
+    dossiers: Annotated[
+        list[Any],
+        Meta(
+            min_length=1,
+            max_length=1000,
+            description="Up to 1,000 DossierEvent objects. Each is validated on its own: a bad one is "
+            "reported in its result and does not reject the others.",
+        ),
+    ]
+
+
+DossierOutcome = Literal["created", "updated", "unchanged", "rejected"]
+
+
+class DossierResult(Base, kw_only=True):
+    index: int
+    code: str | None = None
+    outcome: DossierOutcome
+    """unchanged: the same or a newer state (by version, then event time) is already stored."""
+    due_at: datetime | None = None
+    due_derived: bool | None = None
+    problem: Problem | None = None
+
+
+class DossierBatchResponse(Base, kw_only=True):
+    results: list[DossierResult]
+    created: int
+    updated: int
+    unchanged: int
+    rejected: int
+    verified_ratings: int
+    """Ratings that became verified because their dossier was reported completed."""
