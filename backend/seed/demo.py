@@ -16,11 +16,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from backend import workdays
 from backend.security import digest, hash_password
+from backend.workdays import LOCAL_TZ
 
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 DEMO_PASSWORD = "pulse-demo-2026"
 DEMO_API_KEY_PREFIX = "demo0badinh"
 DEMO_API_KEY_SECRET = "onestopshop-ba-dinh-demo-key-not-for-production"
@@ -270,18 +270,6 @@ async def seed_demo_accounts(conn: Any, now: datetime | None = None, password_ha
     return True
 
 
-def working_days_after(start: datetime, days: int) -> datetime:
-    """Add working days (Mon-Fri) in local time; public holidays are left to the real calendar."""
-    local = start.astimezone(LOCAL_TZ)
-    day = local.date()
-    added = 0
-    while added < days:
-        day += timedelta(days=1)
-        if day.weekday() < 5:
-            added += 1
-    return datetime.combine(day, time(17, 0), LOCAL_TZ).astimezone(UTC)
-
-
 SERVICES_SQL = """
 select cs.id, cs.commune_code, p.statutory_days, p.days_kind
 from commune_services cs
@@ -384,17 +372,13 @@ async def _seed_commune_history(conn: Any, commune: DemoCommune, services: list[
     first_day: date = (now.astimezone(LOCAL_TZ) - timedelta(days=HISTORY_DAYS)).date()
     for offset in range(HISTORY_DAYS):
         day = first_day + timedelta(days=offset)
-        if day.weekday() >= 5:
+        if not workdays.is_working_day(day):
             continue
         for seq in range(rng.randint(commune.daily_dossiers // 2, commune.daily_dossiers * 3 // 2)):
             service = rng.choices(services, weights)[0]
             received = datetime.combine(day, time(rng.randint(7, 16), rng.randint(0, 59)), LOCAL_TZ).astimezone(UTC)
             days = service["statutory_days"] or 3
-            due = (
-                received + timedelta(days=days)
-                if service["days_kind"] == "calendar"
-                else working_days_after(received, days)
-            )
+            due = workdays.due_at(received, days, service["days_kind"] or "working")
             if rng.random() < commune.late_share:
                 completed: datetime | None = due + timedelta(hours=rng.randint(4, 24 * 6))
             else:

@@ -1,0 +1,1 @@
+"""Benchmarks of Commune Pulse. `python -m bench.ratings` measures the citizen rating path."""
