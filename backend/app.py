@@ -23,11 +23,14 @@ from backend.auth import provide_api_client, provide_citizen, provide_principal,
 from backend.db import create_pool, provide_db
 from backend.errors import EXCEPTION_HANDLERS
 from backend.log import RequestIdMiddleware, configure_logging
-from backend.security import jwt_secret
+from backend.security import VerifiedTokens, jwt_secret
 from backend.services.ratings import rating_writer
 from backend.settings import Settings
 
 API_TITLE = "Commune Pulse API"
+# Concurrent rating transactions per API process: each carries as many ratings as queued
+# while the others were in flight.
+RATING_DRAINERS = 2
 
 
 def api_version() -> str:
@@ -56,9 +59,14 @@ def create_app(settings: Settings) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         app.state.settings = settings
         app.state.jwt_secret = jwt_secret(settings)
+        app.state.tokens = VerifiedTokens(app.state.jwt_secret)
         app.state.pool = await create_pool(settings)
         app.state.redis = redis_client(settings)
-        app.state.rating_writer = rating_writer(app.state.pool, settings.rating_daily_limit, settings.rating_window)
+        # Ratings are written in groups on connections of their own (see backend.group_commit).
+        app.state.write_pool = await create_pool(settings, max_size=RATING_DRAINERS + 1, generic_plans=True)
+        app.state.rating_writer = rating_writer(
+            app.state.write_pool, settings.rating_daily_limit, settings.rating_window, drainers=RATING_DRAINERS
+        )
         try:
             async with app.state.pool.acquire() as conn:
                 waiting = await migrations.pending(conn)
@@ -68,6 +76,7 @@ def create_app(settings: Settings) -> Litestar:
             yield
         finally:
             await app.state.rating_writer.close()
+            await app.state.write_pool.close()
             await app.state.redis.aclose()
             # A pool handed to the client is not closed with it.
             await app.state.redis.connection_pool.disconnect()

@@ -17,7 +17,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from backend.errors import AppError
-from backend.security import InvalidToken, digest, read_token, same_digest
+from backend.security import InvalidToken, digest, same_digest
 
 STAFF_ROLES = frozenset(
     {"commune_chair", "commune_official", "front_staff", "front_supervisor", "province_admin", "system_admin"}
@@ -117,7 +117,7 @@ async def _authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Princ
     if scheme.lower() != "bearer" or not token.strip():
         raise AppError("invalid_token", headers={"www-authenticate": "Bearer"})
     try:
-        claims = read_token(state.jwt_secret, token.strip())
+        claims = state.tokens.read(token.strip())
     except InvalidToken:
         raise AppError("invalid_token", headers={"www-authenticate": "Bearer"}) from None
 

@@ -21,15 +21,23 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
-async def create_pool(settings: Settings) -> asyncpg.Pool:
+async def create_pool(settings: Settings, *, max_size: int | None = None, generic_plans: bool = False) -> asyncpg.Pool:
+    """The connection pool. `generic_plans` is for the hot batched statements: their plans
+    do not depend on the values, and re-planning each execution costs more than running it."""
     assert settings.database_url, "servers must be resolved before the pool is opened"
+    server_settings = {"application_name": "commune-pulse", "timezone": "UTC"}
+    if generic_plans:
+        server_settings["plan_cache_mode"] = "force_generic_plan"
     pool = await asyncpg.create_pool(
+        # A generic plan is fixed when prepared; re-preparing now and then lets it follow the
+        # tables' growth (an empty table's plan would scan it forever).
         settings.database_url,
+        max_cached_statement_lifetime=60 if generic_plans else 300,
         min_size=1,
-        max_size=settings.db_pool_size,
+        max_size=max_size or settings.db_pool_size,
         init=_init_connection,
         command_timeout=30,
-        server_settings={"application_name": "commune-pulse", "timezone": "UTC"},
+        server_settings=server_settings,
     )
     assert pool is not None
     return pool

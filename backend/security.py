@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import hmac
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -99,3 +100,29 @@ def read_token(secret: str, token: str) -> dict[str, Any]:
         )
     except jwt.PyJWTError as exc:
         raise InvalidToken(str(exc)) from exc
+
+
+class VerifiedTokens:
+    """Tokens this process has verified, kept until they expire.
+
+    A phone sends the same token with every request, and verifying it (base64, HMAC, JSON,
+    claim checks) was the largest single cost of a rating. The key is the whole token, so
+    an altered or forged one never matches; expiry is checked on every hit. Nothing else
+    changes: tokens are stateless, and staff roles are still read on every request."""
+
+    def __init__(self, secret: str, max_entries: int = 20_000) -> None:
+        self._secret = secret
+        self._max_entries = max_entries
+        self._claims: dict[str, dict[str, Any]] = {}
+
+    def read(self, token: str) -> dict[str, Any]:
+        claims = self._claims.get(token)
+        if claims is not None:
+            if claims["exp"] > time.time():
+                return claims
+            del self._claims[token]
+        claims = read_token(self._secret, token)
+        if len(self._claims) >= self._max_entries:
+            del self._claims[next(iter(self._claims))]  # the oldest entry
+        self._claims[token] = claims
+        return claims

@@ -42,12 +42,22 @@ class HttpConnection:
         self.reader = self.writer = None
 
     async def request(self, data: bytes) -> tuple[int, bytes]:
-        if self.writer is None:
+        reused = self.writer is not None
+        if not reused:
             await self.connect()
         assert self.reader is not None and self.writer is not None
         self.writer.write(data)
         reader = self.reader
-        head = await reader.readuntil(b"\r\n\r\n")
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionResetError) as exc:
+            if not reused or (isinstance(exc, asyncio.IncompleteReadError) and exc.partial):
+                raise
+            # The server closed this idle keep-alive connection as we reused it (uvicorn's
+            # keep-alive timeout): nothing was read, so send again on a new connection, as
+            # HTTP clients do. Ratings carry an Idempotency-Key, so a resend is safe anyway.
+            self.close()
+            return await self.request(data)
         status = int(head[9:12])
         lower = head.lower()
         start = lower.find(b"\r\ncontent-length:")

@@ -80,6 +80,31 @@ from planned
 returning code
 """
 
+# A database in service is not empty: earlier ratings from other installs, over 90 days,
+# so plans and index depths are those of a running system, not of an empty table.
+INSERT_HISTORY_SQL = """
+with installs as (
+    insert into citizen_installs (install_id, secret_hash, platform)
+    select 'bench-history-' || g, '\\x00', 'android' from generate_series(1, 5000) g
+    returning id
+),
+numbered as (select id, row_number() over () as rn from installs),
+services as (
+    select cs.id, cs.commune_code, row_number() over (order by cs.id) as rn, count(*) over () as n
+    from commune_services cs where cs.commune_code = any($2::text[])
+)
+insert into ratings (citizen_id, commune_service_id, commune_code, official_id, assignment_id, score, channel,
+                     served_at, created_at, idempotency_key, request_hash)
+select i.id, s.id, s.commune_code, a.official_id, a.id, 1 + (g * 7) % 5, 'app',
+       now() - interval '1 minute' * (g % 129600) - interval '1 day',
+       now() - interval '1 minute' * (g % 129600) - interval '1 day' + interval '1 hour',
+       'history-' || g, sha256(convert_to('history-' || g, 'UTF8'))
+from generate_series(1, $1::int) as g
+join numbered i on i.rn = 1 + g % 5000
+join services s on s.rn = 1 + (g::bigint * 7919) % s.n
+left join assignments a on a.commune_service_id = s.id and upper_inf(a.valid)
+"""
+
 SERVICES_SQL = """
 select cs.id, cs.commune_code, cs.procedure_code
 from commune_services cs
@@ -103,9 +128,10 @@ class Dataset:
     services: list[Service]
     officials: int
     dossier_codes: list[str]
+    history: int
 
 
-async def create_dataset(conn: Any, communes: int, procedures: int, dossiers: int) -> Dataset:
+async def create_dataset(conn: Any, communes: int, procedures: int, dossiers: int, history: int = 0) -> Dataset:
     """Services, officials, assignments and completed dossiers for `communes` communes spread
     over every province, each offering `procedures` procedures. A handful of statements."""
     commune_codes = [r["code"] for r in await conn.fetch(PICK_COMMUNES_SQL, communes)]
@@ -133,6 +159,8 @@ async def create_dataset(conn: Any, communes: int, procedures: int, dossiers: in
             fields,
         )
         codes = [r["code"] for r in await conn.fetch(INSERT_DOSSIERS_SQL, dossiers, commune_codes)]
+        if history:
+            await conn.execute(INSERT_HISTORY_SQL, history, commune_codes)
     # Quick procedures (civil status, residence) are the busy ones at a one-stop shop.
     quick = {r["code"] for r in chosen if r["statutory_days"] <= 3}
     services = [
@@ -143,7 +171,7 @@ async def create_dataset(conn: Any, communes: int, procedures: int, dossiers: in
         "select count(distinct province_code) from communes where code = any($1::text[])", commune_codes
     )
     await conn.execute("analyze")
-    return Dataset(commune_codes, provinces, services, len(people), codes)
+    return Dataset(commune_codes, provinces, services, len(people), codes, history)
 
 
 GOOD_COMMENTS = (

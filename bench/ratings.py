@@ -104,6 +104,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--citizens", type=int, default=1000, help="citizen installs (tokens) used (default 1000)")
     add("--communes", type=int, default=500, help="communes with services (default 500)")
     add("--procedures", type=int, default=10, help="procedures offered by each commune (default 10)")
+    add("--history", type=int, default=200_000, help="earlier ratings already stored (default 200000)")
     add("--dossiers", type=int, default=0, help="completed dossiers to rate (default: enough for 20%% of requests)")
     add("--verified-share", type=float, default=0.2, help="share of ratings naming a dossier (default 0.2)")
     add("--quick", action="store_true", help="smoke run: 1 s warm-up, 3 s phases (explicit flags still win)")
@@ -455,7 +456,7 @@ async def run(args: argparse.Namespace, backing: Backing) -> Report:
         await prepare_database(settings, reference=True, demo=False)
         conn = await asyncpg.connect(database_url)
         try:
-            report.dataset = await create_dataset(conn, args.communes, args.procedures, args.dossiers)
+            report.dataset = await create_dataset(conn, args.communes, args.procedures, args.dossiers, args.history)
             await conn.execute(TABLE_SQL)
             report.postgres_version = str(await conn.fetchval("show server_version"))
         finally:
@@ -584,6 +585,7 @@ def render(report: Report) -> tuple[str, bool]:
         lines.append(
             f"data      {len(data.communes)} communes in {data.provinces} provinces, {len(data.services)} commune "
             f"services, {data.officials} officials, {len(data.dossier_codes)} completed dossiers, "
+            f"{data.history} earlier ratings, "
             f"{report.citizens} citizen tokens (setup {report.setup_seconds:.0f} s)"
         )
     if report.mix:

@@ -78,8 +78,10 @@ select i.ord,
        taken.id as taken_id,
        d.id as dossier_id, d.commune_service_id as dossier_service_id, d.completed_at,
        coalesce(i.service_id, named.id) as named_service_id,
-       s.id as service_id, s.commune_code, s.is_active,
+       s.id as service_id, s.commune_code, s.is_active, s.procedure_code,
+       c.full_name as commune_name, p.name_vi as procedure_name, p.name_en as procedure_name_en,
        st.service_time, a.id as assignment_id, a.official_id,
+       o.full_name as official_name, o.position as official_position, o.position_en as official_position_en,
        (select count(*) from ratings x where x.citizen_id = i.citizen_id and x.created_at >= $9)::int as today
 from i
 left join citizen_installs ci on ci.id = i.citizen_id
@@ -94,6 +96,9 @@ cross join lateral (
                 else i.served_at end as service_time
 ) st
 left join assignments a on a.commune_service_id = s.id and a.valid @> st.service_time
+left join officials o on o.id = a.official_id
+left join communes c on c.code = s.commune_code
+left join procedures p on p.code = s.procedure_code
 """
 
 INSERT_SQL = """
@@ -106,7 +111,7 @@ select * from unnest($1::uuid[], $2::bigint[], $3::text[], $4::bigint[], $5::big
                      $14::smallint[], $15::text[], $16::text[], $17::timestamptz[], $18::timestamptz[], $19::text[],
                      $20::bytea[])
 on conflict do nothing
-returning id, citizen_id, idempotency_key
+returning id, citizen_id, idempotency_key, created_at
 """
 
 RATING_COLUMNS = """
@@ -128,16 +133,19 @@ left join officials o on o.id = r.official_id
 RATINGS_BY_ID_SQL = f"select {RATING_COLUMNS} from ratings r {RATING_JOINS} where r.id = any($1::bigint[])"
 
 
+def _official(row: Any) -> LinkedOfficial | None:
+    if row["official_id"] is None:
+        return None
+    return LinkedOfficial(
+        id=row["official_id"],
+        full_name=row["official_name"],
+        position=row["official_position"],
+        position_en=row["official_position_en"],
+    )
+
+
 def _rating(row: Any) -> Rating:
     scores = [row["score_" + name] for name in DIMENSIONS]
-    official = None
-    if row["official_id"] is not None:
-        official = LinkedOfficial(
-            id=row["official_id"],
-            full_name=row["official_name"],
-            position=row["official_position"],
-            position_en=row["official_position_en"],
-        )
     return Rating(
         id=row["id"],
         commune_service_id=row["commune_service_id"],
@@ -146,7 +154,7 @@ def _rating(row: Any) -> Rating:
         procedure_code=row["procedure_code"],
         procedure_name=row["procedure_name"],
         procedure_name_en=row["procedure_name_en"],
-        official=official,
+        official=_official(row),
         verified=row["verified"],
         dossier_code=row["dossier_code"],
         score=row["score"],
@@ -178,15 +186,15 @@ def _rating_exists(rating_id: int) -> AppError:
 
 def _decide(
     request: RatingRequest, row: Any, limits: RatingLimits, now: datetime, used_today: int, retry_after: int
-) -> AppError | tuple[int, bool] | None:
-    """What to do with one item given what the database holds: an error, the stored
-    rating to replay (id, False), or None to insert it."""
+) -> AppError | int | None:
+    """What to do with one item given what the database holds: an error, the id of the
+    stored rating to replay, or None to insert it."""
     body = request.body
     if not row["install_exists"]:
         return AppError("invalid_token", headers={"www-authenticate": "Bearer"})
     if row["prior_id"] is not None:
         if bytes(row["prior_hash"]) == request.request_hash:
-            return int(row["prior_id"]), False
+            return int(row["prior_id"])
         return AppError("idempotency_key_reused")
     if row["blocked"]:
         return AppError("install_blocked")
@@ -222,11 +230,37 @@ def _decide(
     return None
 
 
+def _verified(row: Any) -> bool:
+    return row["completed_at"] is not None and row["dossier_service_id"] == row["service_id"]
+
+
+def _new_rating(request: RatingRequest, row: Any, rating_id: int, created_at: datetime) -> Rating:
+    """The stored rating, from what was resolved and sent: no need to read it back."""
+    body = request.body
+    return Rating(
+        id=rating_id,
+        commune_service_id=row["service_id"],
+        commune_code=row["commune_code"],
+        commune_name=row["commune_name"],
+        procedure_code=row["procedure_code"],
+        procedure_name=row["procedure_name"],
+        procedure_name_en=row["procedure_name_en"],
+        official=_official(row),
+        verified=_verified(row),
+        dossier_code=body.dossier_code,
+        score=body.score,
+        dimensions=body.dimensions if body.dimensions and any(msgspec.structs.astuple(body.dimensions)) else None,
+        comment=body.comment,
+        channel=body.channel,
+        served_at=row["service_time"],
+        created_at=created_at,
+    )
+
+
 def _insert_args(accepted: list[tuple[RatingRequest, Any]]) -> list[list[Any]]:
     columns: list[list[Any]] = [[] for _ in range(20)]
     for request, row in accepted:
         body, dims = request.body, request.body.dimensions or Dimensions()
-        verified = row["completed_at"] is not None and row["dossier_service_id"] == row["service_id"]
         values = (
             request.citizen_id,
             row["service_id"],
@@ -235,7 +269,7 @@ def _insert_args(accepted: list[tuple[RatingRequest, Any]]) -> list[list[Any]]:
             row["assignment_id"],
             body.dossier_code,
             row["dossier_id"],
-            verified,
+            _verified(row),
             body.score,
             dims.access,
             dims.procedure,
@@ -264,7 +298,7 @@ async def write_ratings(
     what the previous round stored."""
     now = now or datetime.now(LOCAL_TZ)
     day_start, retry_after = local_day_bounds(now)
-    decided: dict[int, AppError | tuple[int, bool]] = {}
+    decided: dict[int, AppError | int | Rating] = {}
     todo = list(range(len(requests)))
     for _ in range(4):
         if not todo:
@@ -288,16 +322,17 @@ async def write_ratings(
     for index in todo:  # still racing after several rounds: let the client retry
         decided[index] = AppError("service_unavailable")
 
-    stored_ids = sorted({v[0] for v in decided.values() if isinstance(v, tuple)})
-    ratings = {r["id"]: _rating(r) for r in await conn.fetch(RATINGS_BY_ID_SQL, stored_ids)} if stored_ids else {}
+    replayed = sorted({v for v in decided.values() if isinstance(v, int)})
+    earlier = {r["id"]: _rating(r) for r in await conn.fetch(RATINGS_BY_ID_SQL, replayed)} if replayed else {}
     outcomes = []
     for index in range(len(requests)):
         result = decided[index]
         if isinstance(result, AppError):
             outcomes.append(RatingOutcome(status=result.status, error=result))
+        elif isinstance(result, Rating):
+            outcomes.append(RatingOutcome(status=201, rating=result))
         else:
-            rating_id, fresh = result
-            outcomes.append(RatingOutcome(status=201 if fresh else 200, rating=ratings[rating_id]))
+            outcomes.append(RatingOutcome(status=200, rating=earlier[result]))
     return outcomes
 
 
@@ -309,7 +344,7 @@ async def _write_round(
     now: datetime,
     day_start: datetime,
     retry_after: int,
-    decided: dict[int, AppError | tuple[int, bool]],
+    decided: dict[int, AppError | int | Rating],
 ) -> list[int]:
     """Decide and insert one round; return the indexes that lost a race (to retry)."""
     chosen = [requests[i] for i in indexes]
@@ -338,14 +373,14 @@ async def _write_round(
     if not accepted:
         return []
     inserted = await conn.fetch(INSERT_SQL, *_insert_args([(req, row) for _, req, row in accepted]))
-    ids = {(r["citizen_id"], r["idempotency_key"]): r["id"] for r in inserted}
+    stored = {(r["citizen_id"], r["idempotency_key"]): r for r in inserted}
     lost = []
-    for index, request, _ in accepted:
-        rating_id = ids.get((request.citizen_id, request.idempotency_key))
-        if rating_id is None:
+    for index, request, row in accepted:
+        new = stored.get((request.citizen_id, request.idempotency_key))
+        if new is None:
             lost.append(index)
         else:
-            decided[index] = (int(rating_id), True)
+            decided[index] = _new_rating(request, row, new["id"], new["created_at"])
     return lost
 
 
@@ -366,11 +401,13 @@ async def list_my_ratings(conn: Any, citizen_id: uuid.UUID, *, cursor: str | Non
     return RatingPage(items=[_rating(r) for r in items], next_cursor=next_cursor)
 
 
-def rating_writer(pool: Any, daily_limit: int, window_seconds: int) -> GroupWriter[RatingRequest, RatingOutcome]:
+def rating_writer(
+    pool: Any, daily_limit: int, window_seconds: int, *, drainers: int = 2
+) -> GroupWriter[RatingRequest, RatingOutcome]:
     """The per-process writer that stores concurrent requests' ratings together."""
     limits = RatingLimits(daily=daily_limit, window=timedelta(seconds=window_seconds))
 
     async def write(conn: Any, requests: list[RatingRequest]) -> list[RatingOutcome]:
         return await write_ratings(conn, requests, limits)
 
-    return GroupWriter(pool, write)
+    return GroupWriter(pool, write, drainers=drainers)
