@@ -20,12 +20,15 @@ test: $(BIN)/commune-pulse
 	$(BIN)/pytest
 
 lint: $(BIN)/commune-pulse
-	$(BIN)/ruff format --check backend schemas tests
-	$(BIN)/ruff check backend schemas tests
+	$(BIN)/ruff format --check backend schemas tests bench
+	$(BIN)/ruff check backend schemas tests bench
 	$(BIN)/mypy
 
 openapi: $(BIN)/commune-pulse
 	$(BIN)/commune-pulse openapi
+
+bench-ratings: $(BIN)/commune-pulse
+	$(BIN)/python -m bench.ratings
 
 clean:
 	rm -rf $(VENV) var

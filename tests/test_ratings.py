@@ -15,9 +15,10 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from backend.app import create_app
+from backend.security import issue_token
 from backend.seed.demo import DEMO_API_KEY
 from backend.settings import Settings
-from tests.conftest import TokenFor
+from tests.conftest import JWT_SECRET, TokenFor
 
 BIRTH = "1.001193"  # Ba Đình's justice desk: its official rotated 45 days before the demo
 API_KEY = {"x-api-key": DEMO_API_KEY}
@@ -383,3 +384,21 @@ async def test_my_ratings_are_mine_and_paginated(client: AsyncTestClient[Any], c
         if not cursor:
             break
     assert seen == sorted(ids, reverse=True)
+
+
+async def test_blocked_and_unknown_installs_cannot_rate(
+    client: AsyncTestClient[Any], citizen_headers: dict[str, str], db: asyncpg.Connection
+) -> None:
+    sid = await service_id(client)
+    body = {"commune_service_id": sid, "score": 1, "served_at": ago(hours=1)}
+    me = (await client.get("/v1/me", headers=citizen_headers)).json()
+    await db.execute("update citizen_installs set blocked_at = now() where id = $1", uuid.UUID(me["citizen_id"]))
+    blocked = await rate(client, citizen_headers, body)
+    assert blocked.status_code == 403
+    assert blocked.json()["code"] == "install_blocked"
+
+    # A well-signed token of an install the database does not know (e.g. restored from a backup).
+    token, _ = issue_token(JWT_SECRET, f"citizen:{uuid.uuid4()}", "citizen", 600)
+    ghost = await rate(client, {"authorization": f"Bearer {token}"}, body)
+    assert ghost.status_code == 401
+    assert await db.fetchval("select count(*) from ratings") == 0
