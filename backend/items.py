@@ -29,3 +29,18 @@ def convert_item(item: Any, type_: type[T]) -> T | AppError:
         if missing:
             field = f"{field}.{missing['name']}" if field != "item" else missing["name"]
         return AppError("validation_failed", errors=[FieldError(field=field, message=message)])
+
+
+def batch_items(data: Any, field: str, max_items: int) -> list[Any]:
+    """The items of a batch body `{field: [...]}`, checked only as a list, so that each item
+    can then be validated on its own (the handler takes the body unvalidated)."""
+    if not isinstance(data, dict):
+        raise AppError("validation_failed", errors=[FieldError(field="body", message="Expected `object`")])
+    unknown = sorted(set(data) - {field})
+    if unknown:
+        raise AppError("validation_failed", errors=[FieldError(field=unknown[0], message="Unknown field")])
+    items = data.get(field)
+    if not isinstance(items, list) or not 1 <= len(items) <= max_items:
+        message = f"Expected an array of 1 to {max_items} items"
+        raise AppError("validation_failed", errors=[FieldError(field=field, message=message)])
+    return items

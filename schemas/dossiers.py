@@ -1,5 +1,5 @@
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from msgspec import Meta
 
@@ -32,14 +32,17 @@ class DossierEvent(Base, kw_only=True):
     event_at: AwareTime
 
 
+DOSSIER_BATCH_MAX = 1000
+
+
 class DossierBatch(Base, kw_only=True):
     dossiers: Annotated[
-        list[Any],
+        list[DossierEvent],
         Meta(
             min_length=1,
-            max_length=1000,
-            description="Up to 1,000 DossierEvent objects. Each is validated on its own: a bad one is "
-            "reported in its result and does not reject the others.",
+            max_length=DOSSIER_BATCH_MAX,
+            description="Dossier states. Each item is validated on its own: a bad one gets its problem "
+            "in its result and does not reject the others.",
         ),
     ]
 

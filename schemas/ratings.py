@@ -1,5 +1,5 @@
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from msgspec import Meta
 
@@ -50,14 +50,18 @@ class RatingBatchItem(RatingCreate, kw_only=True):
     idempotency_key: IdempotencyKey
 
 
+RATING_BATCH_MAX = 100
+
+
 class RatingBatch(Base, kw_only=True):
     items: Annotated[
-        list[Any],
+        list[RatingBatchItem],
         Meta(
             min_length=1,
-            max_length=100,
-            description="Up to 100 RatingBatchItem objects (a RatingCreate plus its idempotency_key). "
-            "Each is validated and stored on its own: one bad item does not reject the others.",
+            max_length=RATING_BATCH_MAX,
+            description="Ratings queued on the phone, each with its own idempotency_key. Each item is "
+            "validated and stored on its own: a bad item gets its problem in its result and does not "
+            "reject the others.",
         ),
     ]
 

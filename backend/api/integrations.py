@@ -3,15 +3,16 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import JSONBody
+from litestar.params import JSONBody, SkipValidation
 
 from backend.api.params import DB, ApiClient
 from backend.auth import api_key_only
 from backend.errors import preferred_language
+from backend.items import batch_items
 from backend.services.api_keys import identity
 from backend.services.dossiers import ingest_dossiers
 from schemas.api_keys import ApiKeyIdentity
-from schemas.dossiers import DossierBatch, DossierBatchResponse
+from schemas.dossiers import DOSSIER_BATCH_MAX, DossierBatch, DossierBatchResponse
 
 
 class IntegrationController(Controller):
@@ -30,7 +31,12 @@ class IntegrationController(Controller):
         summary="Report up to 1,000 dossier states from the one-stop shop; one result per item",
     )
     async def ingest(
-        self, db: DB, api_client: ApiClient, data: JSONBody[DossierBatch], request: Request[Any, Any, Any]
+        self,
+        db: DB,
+        api_client: ApiClient,
+        data: SkipValidation[JSONBody[DossierBatch]],
+        request: Request[Any, Any, Any],
     ) -> DossierBatchResponse:
         language = preferred_language(request.headers.get("accept-language"))
-        return await ingest_dossiers(db, api_client, data.dossiers, language)
+        items = batch_items(data, "dossiers", DOSSIER_BATCH_MAX)
+        return await ingest_dossiers(db, api_client, items, language)

@@ -5,15 +5,16 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
-from litestar.params import HeaderParameter, JSONBody
+from litestar.params import HeaderParameter, JSONBody, SkipValidation
 
 from backend.api.params import DB, Citizen, CursorQuery, LimitQuery
 from backend.api.problems import problem_responses
 from backend.auth import citizen_only
 from backend.errors import AppError, preferred_language, problem_of
-from backend.items import convert_item
+from backend.items import batch_items, convert_item
 from backend.services import ratings as service
 from schemas.ratings import (
+    RATING_BATCH_MAX,
     Rating,
     RatingBatch,
     RatingBatchItem,
@@ -68,12 +69,17 @@ class RatingController(Controller):
         status_code=200,
     )
     async def submit_batch(
-        self, data: JSONBody[RatingBatch], citizen: Citizen, state: State, request: Request[Any, Any, Any]
+        self,
+        data: SkipValidation[JSONBody[RatingBatch]],
+        citizen: Citizen,
+        state: State,
+        request: Request[Any, Any, Any],
     ) -> RatingBatchResponse:
         language = preferred_language(request.headers.get("accept-language"))
-        results: list[RatingBatchResult | None] = [None] * len(data.items)
+        items = batch_items(data, "items", RATING_BATCH_MAX)
+        results: list[RatingBatchResult | None] = [None] * len(items)
         queued, positions = [], []
-        for index, raw in enumerate(data.items):
+        for index, raw in enumerate(items):
             item = convert_item(raw, RatingBatchItem)
             if isinstance(item, AppError):
                 key = raw.get("idempotency_key") if isinstance(raw, dict) else None
