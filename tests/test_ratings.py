@@ -248,6 +248,7 @@ async def test_service_time_window(
         ({"commune_code": "00004", "score": 4}, 422, "service_reference_required"),
         ({"commune_service_id": 99999999, "score": 4}, 422, "unknown_service"),
         ({"commune_code": "00004", "procedure_code": "9.999999", "score": 4}, 422, "unknown_service"),
+        ({"commune_service_id": 1, "commune_code": "26740", "score": 4}, 422, "unknown_service"),
         ({"commune_service_id": 1, "score": 6}, 422, "validation_failed"),
         ({"commune_service_id": 1, "score": 4, "comment": "x" * 2001}, 422, "validation_failed"),
         ({"commune_service_id": 1, "score": 4, "comment": "bell\x07"}, 422, "validation_failed"),

@@ -208,6 +208,16 @@ def _decide(
         )
     if row["service_id"] is None or not row["is_active"]:
         return AppError("unknown_dossier") if not named else AppError("unknown_service")
+    if body.commune_service_id is not None and (
+        body.commune_code not in (None, row["commune_code"]) or body.procedure_code not in (None, row["procedure_code"])
+    ):
+        return AppError(
+            "unknown_service",
+            Text(
+                "Mã dịch vụ không khớp với mã xã hoặc mã thủ tục đã gửi",
+                "commune_service_id does not match the commune_code or procedure_code sent",
+            ),
+        )
     if named and row["dossier_service_id"] is not None and row["dossier_service_id"] != row["named_service_id"]:
         return AppError("dossier_service_mismatch")
     service_time = row["service_time"]
