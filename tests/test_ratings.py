@@ -328,10 +328,16 @@ async def test_batch_of_queued_ratings_with_good_and_bad_items(
     assert results[6]["problem"]["errors"][0]["field"] == "idempotency_key"
     assert await db.fetchval("select count(*) from ratings") == 3
 
+    # A phone that queued one rating many times: stored once, every copy answered.
+    copies = [{**items[8], "idempotency_key": "q-many"} for _ in range(7)]
+    repeated = await client.post("/v1/ratings/batch", json={"items": copies}, headers=citizen_headers)
+    assert [r["status"] for r in repeated.json()["results"]] == [201] + [200] * 6
+    assert await db.fetchval("select count(*) from ratings") == 4
+
     # The phone retries the whole batch: nothing new is stored.
     retry = await client.post("/v1/ratings/batch", json={"items": items}, headers=citizen_headers)
     assert [r["status"] for r in retry.json()["results"]] == [200, 422, 422, 200, 409, 200, 422, 422, 200]
-    assert await db.fetchval("select count(*) from ratings") == 3
+    assert await db.fetchval("select count(*) from ratings") == 4
 
 
 async def test_batch_size_is_limited(client: AsyncTestClient[Any], citizen_headers: dict[str, str]) -> None:

@@ -310,7 +310,9 @@ async def write_ratings(
     day_start, retry_after = local_day_bounds(now)
     decided: dict[int, AppError | int | Rating] = {}
     todo = list(range(len(requests)))
-    for _ in range(4):
+    # Every round settles at least one item unless all of them lost races; a few such
+    # rounds are allowed on top.
+    for _ in range(len(requests) + 3):
         if not todo:
             break
         seen: set[tuple[uuid.UUID, str]] = set()
