@@ -21,6 +21,10 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    return None
+
+
 async def create_pool(settings: Settings, *, max_size: int | None = None, generic_plans: bool = False) -> asyncpg.Pool:
     """The connection pool. `generic_plans` is for the hot batched statements: their plans
     do not depend on the values, and re-planning each execution costs more than running it."""
@@ -29,10 +33,13 @@ async def create_pool(settings: Settings, *, max_size: int | None = None, generi
     if generic_plans:
         server_settings["plan_cache_mode"] = "force_generic_plan"
     pool = await asyncpg.create_pool(
+        settings.database_url,
         # A generic plan is fixed when prepared; re-preparing now and then lets it follow the
         # tables' growth (an empty table's plan would scan it forever).
-        settings.database_url,
         max_cached_statement_lifetime=60 if generic_plans else 300,
+        # The batched writes leave no session state behind (no SET, LISTEN or advisory
+        # lock), so the reset round trip on each release is skipped for them.
+        reset=_keep_session if generic_plans else None,
         min_size=1,
         max_size=max_size or settings.db_pool_size,
         init=_init_connection,

@@ -55,6 +55,8 @@ class GroupWriter(Generic[I, O]):
             task = loop.create_task(self._drain())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        if len(futures) == 1:
+            return [await futures[0]]
         return list(await asyncio.gather(*futures))
 
     async def close(self) -> None:
