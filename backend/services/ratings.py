@@ -244,26 +244,37 @@ def _verified(row: Any) -> bool:
     return row["completed_at"] is not None and row["dossier_service_id"] == row["service_id"]
 
 
+# Columns RESOLVE_SQL returns under the names RATING_COLUMNS gives them.
+RESOLVED_FOR_DISPLAY = (
+    "commune_code",
+    "commune_name",
+    "procedure_code",
+    "procedure_name",
+    "procedure_name_en",
+    "official_id",
+    "official_name",
+    "official_position",
+    "official_position_en",
+)
+
+
 def _new_rating(request: RatingRequest, row: Any, rating_id: int, created_at: datetime) -> Rating:
     """The stored rating, from what was resolved and sent: no need to read it back."""
-    body = request.body
-    return Rating(
-        id=rating_id,
-        commune_service_id=row["service_id"],
-        commune_code=row["commune_code"],
-        commune_name=row["commune_name"],
-        procedure_code=row["procedure_code"],
-        procedure_name=row["procedure_name"],
-        procedure_name_en=row["procedure_name_en"],
-        official=_official(row),
-        verified=_verified(row),
-        dossier_code=body.dossier_code,
-        score=body.score,
-        dimensions=body.dimensions if body.dimensions and any(msgspec.structs.astuple(body.dimensions)) else None,
-        comment=body.comment,
-        channel=body.channel,
-        served_at=row["service_time"],
-        created_at=created_at,
+    body, dims = request.body, request.body.dimensions or Dimensions()
+    return _rating(
+        {
+            **{key: row[key] for key in RESOLVED_FOR_DISPLAY},
+            "id": rating_id,
+            "commune_service_id": row["service_id"],
+            "verified": _verified(row),
+            "dossier_code": body.dossier_code,
+            "score": body.score,
+            **{"score_" + name: getattr(dims, name) for name in DIMENSIONS},
+            "comment": body.comment,
+            "channel": body.channel,
+            "served_at": row["service_time"],
+            "created_at": created_at,
+        }
     )
 
 
