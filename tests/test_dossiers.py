@@ -138,3 +138,20 @@ async def test_batches_hold_at_most_a_thousand(client: AsyncTestClient[Any]) -> 
     assert (await send(client, *many)).status_code == 422
     body = (await send(client, *many[:1000])).json()
     assert body["created"] == 1000
+
+
+async def test_a_province_key_reports_for_the_whole_province(
+    client: AsyncTestClient[Any], headers_for: TokenFor
+) -> None:
+    created = await client.post(
+        "/v1/api-keys",
+        json={"name": "Hệ thống một cửa Hà Nội", "scope_kind": "province", "scope_code": "01"},
+        headers=await headers_for("admin.hanoi"),
+    )
+    assert created.status_code == 201, created.text
+    key = {"x-api-key": created.json()["key"]}
+    in_province = {**event("HS-040", "received", "2026-03-03T01:00:00Z"), "commune_code": "00070"}
+    other_province = {**event("HS-041", "received", "2026-03-03T01:00:00Z"), "commune_code": "26740"}
+    body = (await send(client, in_province, other_province, headers=key)).json()
+    assert [r["outcome"] for r in body["results"]] == ["created", "rejected"]
+    assert body["results"][1]["problem"]["code"] == "out_of_scope"

@@ -409,3 +409,28 @@ async def test_blocked_and_unknown_installs_cannot_rate(
     ghost = await rate(client, {"authorization": f"Bearer {token}"}, body)
     assert ghost.status_code == 401
     assert await db.fetchval("select count(*) from ratings") == 0
+
+
+async def test_a_dossier_still_in_progress_gives_an_unverified_rating(
+    client: AsyncTestClient[Any], citizen_headers: dict[str, str], db: asyncpg.Connection
+) -> None:
+    received = {
+        "code": "BD-2026-000401",
+        "commune_code": "00004",
+        "procedure_code": BIRTH,
+        "status": "processing",
+        "received_at": ago(days=2),
+        "event_at": ago(days=2),
+    }
+    await report(client, received)
+    early = await rate(
+        client, citizen_headers, {"dossier_code": "BD-2026-000401", "score": 2, "served_at": ago(days=2)}
+    )
+    assert early.status_code == 201, early.text
+    assert early.json()["verified"] is False
+    assert await db.fetchval("select dossier_id is not null from ratings where id = $1", early.json()["id"])
+    done = ago(hours=3)
+    result = await report(client, {**received, "status": "completed", "completed_at": done, "event_at": done})
+    assert result["verified_ratings"] == 1
+    row = await db.fetchrow("select verified, served_at from ratings where id = $1", early.json()["id"])
+    assert row["verified"] and row["served_at"] == datetime.fromisoformat(done)
