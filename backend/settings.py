@@ -52,6 +52,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Namespace of every Redis key and the arq queue, so servers can be shared."""
     login_max_failures: int = 10
     """Failed logins per username within 15 minutes before logins are refused (429)."""
+    new_installs_per_address: int = 100
+    """New app installs one network address may register per hour before 429."""
     rating_daily_limit: int = 20
     """Ratings one app install may submit per local day (Asia/Ho_Chi_Minh) before 429."""
     rating_window: int = 30 * 86400
@@ -238,6 +240,15 @@ VARIABLES: tuple[Variable, ...] = (
         _int_between(1, 1000),
         "10",
         "Failed logins per username in 15 minutes before further attempts get 429.",
+    ),
+    Variable(
+        "NEW_INSTALLS_PER_ADDRESS",
+        "new_installs_per_address",
+        _int_between(1, 1_000_000),
+        "100",
+        "New app installs one network address may register per hour (429 beyond). Phones behind a "
+        "carrier's NAT share an address: keep it generous; behind a proxy, set uvicorn's "
+        "`FORWARDED_ALLOW_IPS` so the client's address is seen.",
     ),
     Variable(
         "RATING_DAILY_LIMIT",

@@ -20,7 +20,8 @@ The load is realistic: ~1,000 citizen installs (anonymous tokens from
 services each, an official holding every service; bodies in Vietnamese with diacritics,
 most naming the service by id, some by commune and procedure codes, ~20% by the code of a
 completed dossier (verified ratings, each dossier rated once). The per-install daily
-rating limit is lifted (RATING_DAILY_LIMIT=1000000) so the citizens can rate that often.
+rating limit is lifted (RATING_DAILY_LIMIT=1000000) so the citizens can rate that often,
+and so is the limit of new installs per address (all 1,000 come from 127.0.0.1).
 
 Servers: DATABASE_URL / REDIS_URL from the environment when set (the benchmark creates and
 finally drops a database `commune_pulse_bench` there, and uses its own Redis key prefix),
@@ -248,6 +249,7 @@ def full_path_server(args: argparse.Namespace, database_url: str, redis_url: str
         "DB_POOL_SIZE": str(args.pool_size),
         "LOG_LEVEL": "WARNING",
         "RATING_DAILY_LIMIT": str(DAILY_LIMIT),
+        "NEW_INSTALLS_PER_ADDRESS": str(DAILY_LIMIT),
         "DATA_DIR": str(BENCH_DIR / "data"),
     }
     return ServerProcess("full-path", command, env, port, "/health/ready")
@@ -573,7 +575,8 @@ def render(report: Report) -> tuple[str, bool]:
         f"servers   {report.backing.postgres_label}; {report.backing.redis_label}; database {DATABASE} (dropped after)",
         f"settings  API_WORKERS={args.workers} for both servers, DB_POOL_SIZE={args.pool_size} per process, "
         f"uvicorn; no arq worker running; LOG_LEVEL=WARNING",
-        f"          RATING_DAILY_LIMIT={DAILY_LIMIT} (the per-install daily limit, lifted for the benchmark)",
+        f"          RATING_DAILY_LIMIT={DAILY_LIMIT}, NEW_INSTALLS_PER_ADDRESS={DAILY_LIMIT} (limits lifted for the "
+        "benchmark: its citizens rate far more often than people do, from one address)",
         f"load      client in this process (asyncio HTTP/1.1 keep-alive, "
         f"{'uvloop' if _uvloop() else 'asyncio loop'}), sharing the {cores()} cores with the servers",
         f"          phase A: closed loop, {args.connections} connections, {args.warmup:g} s warm-up + "

@@ -1,13 +1,18 @@
 """Staff logins, refresh rotation, citizen device sessions, token checks."""
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import jwt
+import msgspec
+import pytest
 from litestar.testing import AsyncTestClient
 
+from backend.app import create_app
 from backend.seed.demo import DEMO_API_KEY, DEMO_PASSWORD
+from backend.settings import Settings
 from tests.conftest import JWT_SECRET, TokenFor
 
 
@@ -188,3 +193,26 @@ async def test_login_still_works_while_redis_is_down(settings: Any, unused_tcp_p
     async with AsyncTestClient(app=create_app(broken)) as client:
         assert (await log_in(client, "chair.badinh", "wrong")).status_code == 401
         assert (await log_in(client, "chair.badinh")).status_code == 200
+
+
+@pytest.fixture
+async def strict_client(settings: Settings) -> AsyncIterator[AsyncTestClient[Any]]:
+    async with AsyncTestClient(app=create_app(msgspec.structs.replace(settings, new_installs_per_address=2))) as c:
+        yield c
+
+
+async def test_new_installs_per_address_are_limited(strict_client: AsyncTestClient[Any]) -> None:
+    def body(name: str, secret: str | None = None) -> dict[str, Any]:
+        return {"install_id": name, "platform": "android", **({"install_secret": secret} if secret else {})}
+
+    first = await strict_client.post("/v1/auth/device-sessions", json=body("limit-install-1"))
+    second = await strict_client.post("/v1/auth/device-sessions", json=body("limit-install-2"))
+    third = await strict_client.post("/v1/auth/device-sessions", json=body("limit-install-3"))
+    assert [first.status_code, second.status_code, third.status_code] == [201, 201, 429]
+    assert third.json()["code"] == "too_many_requests"
+    assert 0 < int(third.headers["retry-after"]) <= 3600
+    # A phone already registered renews its token as before.
+    again = await strict_client.post(
+        "/v1/auth/device-sessions", json=body("limit-install-1", first.json()["install_secret"])
+    )
+    assert again.status_code == 200

@@ -53,7 +53,7 @@ class AuthController(Controller):
     @post(
         "/device-sessions",
         operation_id="CreateDeviceSession",
-        responses=problem_responses(401, 403),
+        responses=problem_responses(401, 403, 429),
         summary="Anonymous citizen token for an app install",
         description=(
             "201 with an install_secret for a new install; 200 for a known one, which must send "
@@ -61,7 +61,10 @@ class AuthController(Controller):
         ),
     )
     async def device_session(
-        self, data: JSONBody[DeviceSessionRequest], db: DB, state: State
+        self, data: JSONBody[DeviceSessionRequest], db: DB, state: State, request: Request[Any, Any, Any]
     ) -> Response[DeviceSession]:
-        session, created = await service.open_device_session(db, state.settings, state.jwt_secret, data)
+        address = request.client.host if request.client else "unknown"
+        session, created = await service.open_device_session(
+            db, state.redis, state.settings, state.jwt_secret, data, address
+        )
         return Response(session, status_code=201 if created else 200)

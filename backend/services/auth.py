@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
-from redis.exceptions import RedisError
 
 from backend.audit import record_audit
 from backend.errors import AppError
+from backend.limits import WindowLimiter
 from backend.security import digest, issue_token, new_secret, same_digest, verify_password
 from backend.services.users import USER_ROLES_JSON
 from backend.settings import Settings
@@ -19,6 +19,7 @@ from schemas.auth import DeviceSession, DeviceSessionRequest, StaffSession, Staf
 log = logging.getLogger(__name__)
 
 LOGIN_WINDOW_SECONDS = 900
+INSTALL_WINDOW_SECONDS = 3600
 
 USER_FOR_LOGIN_SQL = "select id, password_hash from users where username = $1 and is_active"
 
@@ -35,14 +36,15 @@ async def log_in(
     """Check a staff password and open a session. Repeated failures for one username are
     refused for a while (429), whatever the password, so guessing stays slow."""
     username = username.lower()
-    limiter = LoginLimiter(redis, f"{settings.redis_key_prefix}:login-failures:{username}")
-    retry_after = await limiter.locked_for(settings.login_max_failures)
+    # Without Redis logins go on unlimited: argon2 keeps guessing slow meanwhile.
+    limiter = WindowLimiter(redis, f"{settings.redis_key_prefix}:login-failures:{username}", LOGIN_WINDOW_SECONDS)
+    retry_after = await limiter.wait_for(settings.login_max_failures)
     if retry_after:
         raise AppError("too_many_login_attempts", headers={"retry-after": str(retry_after)})
 
     row = await conn.fetchrow(USER_FOR_LOGIN_SQL, username)
     if not await verify_password(row["password_hash"] if row else None, password):
-        failures = await limiter.add_failure()
+        failures = await limiter.add()
         log.warning("failed login", extra={"username": username, "failures": failures})
         raise AppError("invalid_credentials")
 
@@ -50,45 +52,6 @@ async def log_in(
     session = await open_session(conn, settings, secret, row["id"], user_agent)
     await record_audit(conn, actor_kind="staff", actor_user_id=row["id"], action="login")
     return session
-
-
-class LoginLimiter:
-    """Failed logins per username in a fixed window, kept in Redis.
-
-    Without Redis the limiter lets logins through (and says so in the log): staff must be
-    able to work during a Redis outage, and argon2 keeps guessing slow meanwhile."""
-
-    def __init__(self, redis: Any, key: str) -> None:
-        self.redis, self.key = redis, key
-
-    async def locked_for(self, max_failures: int) -> int:
-        """Seconds until the username may try again; 0 when it may now."""
-        try:
-            failures = int(await self.redis.get(self.key) or 0)
-            if failures < max_failures:
-                return 0
-            return max(int(await self.redis.ttl(self.key)), 1)
-        except RedisError as exc:
-            log.warning("login limiter unavailable", extra={"error": str(exc)})
-            return 0
-
-    async def add_failure(self) -> int | None:
-        try:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                # SET NX EX starts the window; EXPIRE NX would need Redis 7.
-                pipe.set(self.key, 0, ex=LOGIN_WINDOW_SECONDS, nx=True)
-                pipe.incr(self.key)
-                _, failures = await pipe.execute()
-            return int(failures)
-        except RedisError as exc:
-            log.warning("login limiter unavailable", extra={"error": str(exc)})
-            return None
-
-    async def clear(self) -> None:
-        try:
-            await self.redis.delete(self.key)
-        except RedisError as exc:
-            log.warning("login limiter unavailable", extra={"error": str(exc)})
 
 
 OPEN_SESSION_SQL = """
@@ -168,16 +131,23 @@ where id = $1
 
 
 async def open_device_session(
-    conn: Any, settings: Settings, secret: str, request: DeviceSessionRequest
+    conn: Any, redis: Any, settings: Settings, secret: str, request: DeviceSessionRequest, address: str
 ) -> tuple[DeviceSession, bool]:
     """A citizen token for an app install; the bool says whether the install is new.
 
     The first session returns an install secret; later ones must present it, so knowing
-    somebody's install id is not enough to act as them."""
+    somebody's install id is not enough to act as them. New installs per network address
+    and hour are limited, or the per-install rating limit could be dodged by minting
+    installs."""
     install_secret: str | None = None
     row = await conn.fetchrow(INSTALL_SQL, request.install_id)
     created = False
     if row is None:
+        limiter = WindowLimiter(redis, f"{settings.redis_key_prefix}:new-installs:{address}", INSTALL_WINDOW_SECONDS)
+        retry_after = await limiter.wait_for(settings.new_installs_per_address)
+        if retry_after:
+            raise AppError("too_many_requests", headers={"retry-after": str(retry_after)})
+        await limiter.add()
         install_secret = new_secret()
         citizen_id = await conn.fetchval(
             NEW_INSTALL_SQL,
