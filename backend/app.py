@@ -28,9 +28,10 @@ from backend.services.ratings import rating_writer
 from backend.settings import Settings
 
 API_TITLE = "Commune Pulse API"
-# Concurrent rating transactions per API process: each carries as many ratings as queued
-# while the others were in flight.
-RATING_DRAINERS = 2
+# Rating batches in flight per API process. One: each batch then carries everything that
+# queued while the previous one was written, and the fewer, larger batches cost less
+# (bench/ratings: 0.87-0.93 x baseline with one, 0.84-0.91 with two).
+RATING_DRAINERS = 1
 
 
 def api_version() -> str:

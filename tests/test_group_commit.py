@@ -40,8 +40,11 @@ async def test_concurrent_submits_share_transactions(pool: asyncpg.Pool, db: asy
     assert transactions < 50  # 200 requests, far fewer commits
 
 
-async def test_an_item_that_breaks_the_write_is_isolated(pool: asyncpg.Pool, db: asyncpg.Connection) -> None:
-    writer: GroupWriter[int, int] = GroupWriter(pool, insert_all, drainers=1)
+@pytest.mark.parametrize("transaction", [True, False])
+async def test_an_item_that_breaks_the_write_is_isolated(
+    pool: asyncpg.Pool, db: asyncpg.Connection, transaction: bool
+) -> None:
+    writer: GroupWriter[int, int] = GroupWriter(pool, insert_all, drainers=1, transaction=transaction)
     outcomes = await asyncio.gather(*(writer.submit([n]) for n in (1, 2, -3, 4)), return_exceptions=True)
     assert outcomes[0] == [10] and outcomes[1] == [20] and outcomes[3] == [40]
     assert isinstance(outcomes[2], asyncpg.CheckViolationError)

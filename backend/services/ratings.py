@@ -433,4 +433,7 @@ def rating_writer(
     async def write(conn: Any, requests: list[RatingRequest]) -> list[RatingOutcome]:
         return await write_ratings(conn, requests, limits)
 
-    return GroupWriter(pool, write, drainers=drainers)
+    # No enclosing transaction: each round's single INSERT commits its rows atomically,
+    # and nothing else needs to change with them; BEGIN and COMMIT would be two more round
+    # trips per batch on the hot path.
+    return GroupWriter(pool, write, drainers=drainers, transaction=False)
