@@ -28,10 +28,10 @@ from backend.services.ratings import rating_writer
 from backend.settings import Settings
 
 API_TITLE = "Commune Pulse API"
-# Rating batches in flight per API process. One: each batch then carries everything that
-# queued while the previous one was written, and the fewer, larger batches cost less
-# (bench/ratings: 0.87-0.93 x baseline with one, 0.84-0.91 with two).
-RATING_DRAINERS = 1
+# Rating batches in flight per API process. With one, a process's throughput is capped by
+# one batch's round trips, and a process that the kernel hands most connections to stalls
+# (bench/ratings: 0.65-0.94 x baseline with one, 0.80-0.88 with two, steadily).
+RATING_DRAINERS = 2
 
 
 def api_version() -> str:

@@ -280,9 +280,12 @@ async def recreate_database(admin_url: str, create: bool = True) -> None:
 
 
 async def checkpoint(database_url: str) -> None:
-    """Start each phase with no dirty pages pending, so one phase's writes don't slow the next."""
+    """Start each phase with the database settled: tables vacuumed and analysed (or
+    autovacuum would pick the freshly written ones up in the middle of the next phase) and
+    no dirty pages pending, so one phase's writes don't slow the next."""
     conn = await asyncpg.connect(database_url)
     try:
+        await conn.execute("vacuum (analyze)")
         with contextlib.suppress(asyncpg.PostgresError):  # needs superuser or pg_checkpoint
             await conn.execute("checkpoint")
     finally:
