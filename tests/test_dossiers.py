@@ -116,6 +116,18 @@ async def test_bad_events_are_rejected_one_by_one(client: AsyncTestClient[Any], 
     assert await db.fetchval("select count(*) from dossiers") == 1
 
 
+async def test_times_out_of_range_are_rejected(client: AsyncTestClient[Any], db: asyncpg.Connection) -> None:
+    events = [
+        event("HS-050", "received", "2999-01-01T00:00:00Z"),  # would outrank every real event
+        {**event("HS-051", "received", "2026-03-03T01:00:00Z"), "received_at": "1900-01-01T00:00:00Z"},
+        {**event("HS-052", "received", "2026-03-03T01:00:00Z"), "due_at": "9999-12-31T00:00:00Z"},
+        {**event("HS-053", "received", "2026-03-03T01:00:00Z"), "received_at": "9999-12-31T23:00:00Z"},
+    ]
+    body = (await send(client, *events)).json()
+    assert [r["problem"]["code"] for r in body["results"]] == ["invalid_dossier_event"] * 4
+    assert await db.fetchval("select count(*) from dossiers") == 0
+
+
 async def test_a_commune_key_reports_only_its_commune(client: AsyncTestClient[Any], db: asyncpg.Connection) -> None:
     elsewhere = {**event("HS-020", "received", "2026-03-03T01:00:00Z"), "commune_code": "00070"}
     body = (await send(client, elsewhere)).json()

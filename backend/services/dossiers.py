@@ -9,7 +9,7 @@ calendar. A completion verifies the ratings citizens already gave for that dossi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from backend import workdays
@@ -34,11 +34,26 @@ class _Ready:
         return (self.event.version or 0, self.event.event_at)
 
 
-def check_event(event: DossierEvent) -> AppError | None:
+# Events from before the one-stop-shop era or from tomorrow are a source system's bug; one
+# dated far ahead would also outrank every real event of its dossier.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+CLOCK_SKEW = timedelta(hours=1)
+
+
+def check_event(event: DossierEvent, now: datetime) -> AppError | None:
     """The state must be one the dossiers table can hold; said plainly to the source system."""
 
     def bad(vi: str, en: str) -> AppError:
         return AppError("invalid_dossier_event", Text(vi, en))
+
+    times = [t for t in (event.received_at, event.due_at, event.completed_at, event.cancelled_at, event.event_at) if t]
+    if any(t < EARLIEST for t in times) or any(t > now + CLOCK_SKEW for t in times if t is not event.due_at):
+        return bad(
+            "Thời điểm nằm ngoài khoảng hợp lệ (từ năm 2000 đến hiện tại)",
+            "A time is out of range (from 2000 up to now)",
+        )
+    if event.due_at is not None and event.due_at > now + timedelta(days=3660):
+        return bad("Hạn trả kết quả quá xa", "due_at is more than ten years ahead")
 
     if event.commune_service_id is None and (event.commune_code is None or event.procedure_code is None):
         return bad(
@@ -110,9 +125,10 @@ async def ingest_dossiers(
     """Upsert a batch of dossier events; one result per item, in order."""
     results: dict[int, DossierResult] = {}
     events: list[tuple[int, DossierEvent]] = []
+    now = datetime.now(UTC)
     for index, item in enumerate(items):
         event = convert_item(item, DossierEvent)
-        error = event if isinstance(event, AppError) else check_event(event)
+        error = event if isinstance(event, AppError) else check_event(event, now)
         if error is not None:
             code = item.get("code") if isinstance(item, dict) and isinstance(item.get("code"), str) else None
             results[index] = DossierResult(
