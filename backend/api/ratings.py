@@ -66,6 +66,11 @@ class RatingController(Controller):
         "/batch",
         operation_id="SubmitRatingBatch",
         summary="Send up to 100 ratings queued on a phone; one result per item",
+        description=(
+            "Each item carries its own idempotency_key, so no Idempotency-Key header is needed: "
+            "resending the whole batch replays the stored items (status 200) and stores only the "
+            "others. Results come in the order of the items."
+        ),
         status_code=200,
     )
     async def submit_batch(
