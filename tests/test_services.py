@@ -153,6 +153,8 @@ async def test_rotation_refusals(client: AsyncTestClient[Any], headers_for: Toke
     elsewhere = await birth_service(client, "00070")
     foreign = await client.post(path, json={"official_id": elsewhere["official"]["id"]}, headers=admin)
     assert foreign.status_code == 422 and "commune" in foreign.json()["messages"]["en"]
+    # A refused rotation leaves the current assignment as it was.
+    assert (await client.get(f"/v1/commune-services/{service['id']}")).json() == service
     chair = await client.post(path, json={"official_id": 1}, headers=await headers_for("chair.badinh"))
     assert chair.status_code == 403
     other_province = await client.post(path, json={"official_id": 1}, headers=await headers_for("admin.hcm"))

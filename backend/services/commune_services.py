@@ -296,7 +296,7 @@ async def rotate_assignment(conn: Any, staff: StaffPrincipal, service_id: int, d
                     "The current assignment starts at that very time; choose another",
                 ),
             )
-        await _check_official(conn, data.official_id, commune_code)
+        # Ending first is safe: a refusal below rolls the request's transaction back.
         await conn.execute(END_ASSIGNMENT_SQL, held["id"], at)
         await record_staff_action(
             conn,
