@@ -49,7 +49,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str = "INFO"
     db_pool_size: int = 10
     redis_key_prefix: str = "cp"
-    """Namespace of every Redis key and the arq queue, so servers can be shared."""
+    """Namespace of our Redis keys and the arq queue, so servers can be shared (arq's per-job
+    keys are `arq:job:<id>` and the like: unique ids, fixed prefix)."""
     login_max_failures: int = 10
     """Failed logins per username within 15 minutes before logins are refused (429)."""
     new_installs_per_address: int = 100
@@ -232,7 +233,7 @@ VARIABLES: tuple[Variable, ...] = (
         "redis_key_prefix",
         _prefix,
         "cp",
-        "Prefix of every Redis key and of the job queue.",
+        "Prefix of our Redis keys and of the job queue (arq keeps its per-job keys under `arq:`, by unique job id).",
     ),
     Variable(
         "LOGIN_MAX_FAILURES",
