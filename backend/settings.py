@@ -45,6 +45,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     push_provider: PushProvider = "log"
     fcm_credentials: str | None = None
     """Service-account JSON for firebase-admin; required with push_provider=fcm."""
+    fcm_endpoint: str = "https://fcm.googleapis.com"
+    """Base URL of the FCM v1 API; tests point it at a local server."""
     cors_origins: tuple[str, ...] = ()
     log_level: str = "INFO"
     db_pool_size: int = 10
@@ -224,6 +226,13 @@ VARIABLES: tuple[Variable, ...] = (
         str,
         "",
         "Path of the Firebase service-account JSON; required with `PUSH_PROVIDER=fcm`.",
+    ),
+    Variable(
+        "FCM_ENDPOINT",
+        "fcm_endpoint",
+        _url("https", "http"),
+        "https://fcm.googleapis.com",
+        "Base URL of the FCM v1 API. Change it only to point at a test server.",
     ),
     Variable("CORS_ORIGINS", "cors_origins", _origins, "", "Comma-separated origins allowed by CORS."),
     Variable("LOG_LEVEL", "log_level", _choice(*LOG_LEVELS, upper=True), "INFO", "DEBUG, INFO, WARNING or ERROR."),
