@@ -19,6 +19,7 @@ from backend.db import connect
 from backend.embedded import EmbeddedServerError, servers_for
 from backend.log import configure_logging
 from backend.security import jwt_secret
+from backend.services.rollups import rebuild_rollups
 from backend.settings import Settings, SettingsError, settings_table
 
 OPENAPI_PATH = Path("openapi/openapi.json")
@@ -60,6 +61,20 @@ def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
     with servers_for(settings) as resolved:
         for line in asyncio.run(prepare_database(resolved, reference=True, demo=args.demo)):
             print(line)
+    return 0
+
+
+def cmd_rollups(settings: Settings, args: argparse.Namespace) -> int:
+    async def rebuild(resolved: Settings) -> dict[str, int]:
+        conn = await connect(resolved)
+        try:
+            return await rebuild_rollups(conn)
+        finally:
+            await conn.close()
+
+    with servers_for(settings) as resolved:
+        for table, rows in asyncio.run(rebuild(resolved)).items():
+            print(f"{table}: {rows} rows")
     return 0
 
 
@@ -196,6 +211,7 @@ COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], int], str]] =
     "worker": (cmd_worker, "run the background worker"),
     "migrate": (cmd_migrate, "apply pending migrations"),
     "seed": (cmd_seed, "load the reference data (provinces, communes, procedures); --demo adds demo data"),
+    "rollups": (cmd_rollups, "rebuild the indicator rollups from the raw ratings and dossiers (rollups rebuild)"),
     "openapi": (cmd_openapi, "write the OpenAPI document (--check: fail if the file differs)"),
     "settings": (cmd_settings, "print the environment variables as a Markdown table"),
 }
@@ -210,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         if name == "seed":
             sub.add_argument("--demo", action="store_true", help="also load demo accounts and history")
+        if name == "rollups":
+            sub.add_argument("action", choices=["rebuild"])
         if name == "openapi":
             sub.add_argument("--output", default=str(OPENAPI_PATH))
             sub.add_argument("--check", action="store_true")

@@ -85,6 +85,8 @@ CATALOG: dict[str, tuple[int, Text]] = {
         Text("Không tìm thấy dịch vụ công của xã/phường", "Commune service not found"),
     ),
     "official_not_found": (404, Text("Không tìm thấy cán bộ", "Official not found")),
+    "device_not_found": (404, Text("Không tìm thấy thiết bị nhận thông báo", "Push device not found")),
+    "threshold_rule_not_found": (404, Text("Không tìm thấy quy tắc ngưỡng cảnh báo", "Threshold rule not found")),
     "method_not_allowed": (405, Text("Phương thức không được hỗ trợ", "Method not allowed")),
     "username_taken": (409, Text("Tên đăng nhập đã được sử dụng", "The username is already taken")),
     "rating_exists": (
@@ -100,6 +102,13 @@ CATALOG: dict[str, tuple[int, Text]] = {
         Text(
             "Thời gian phân công trùng với một phân công khác của dịch vụ này",
             "The assignment overlaps another assignment of this service",
+        ),
+    ),
+    "threshold_rule_exists": (
+        409,
+        Text(
+            "Phạm vi này đã có quy tắc ngưỡng cho chỉ số này; hãy sửa quy tắc đó",
+            "This scope already has a threshold rule for the indicator; change that one",
         ),
     ),
     "request_too_large": (413, Text("Nội dung yêu cầu quá lớn", "The request is too large")),
@@ -163,9 +172,20 @@ CATALOG: dict[str, tuple[int, Text]] = {
         422,
         Text("Phân công không hợp lệ", "The assignment is not valid"),
     ),
+    "device_target_required": (
+        422,
+        Text(
+            "Cần đúng một trong hai trường fid hoặc registration_token",
+            "Send exactly one of fid and registration_token",
+        ),
+    ),
     "invalid_dossier_event": (
         422,
         Text("Sự kiện hồ sơ không hợp lệ", "The dossier event is not valid"),
+    ),
+    "invalid_threshold_rule": (
+        422,
+        Text("Quy tắc ngưỡng cảnh báo không hợp lệ", "The threshold rule is not valid"),
     ),
     "rating_limit_reached": (
         429,
@@ -177,6 +197,23 @@ CATALOG: dict[str, tuple[int, Text]] = {
     "too_many_login_attempts": (
         429,
         Text("Đăng nhập sai quá nhiều lần, vui lòng thử lại sau", "Too many failed logins; try again later"),
+    ),
+    "invalid_period": (400, Text("Khoảng thời gian không hợp lệ", "The period is invalid")),
+    "invalid_breakdown": (
+        400,
+        Text("Cách phân tích không hợp lệ cho phạm vi này", "This breakdown does not fit the scope"),
+    ),
+    "alert_not_found": (404, Text("Không tìm thấy cảnh báo", "Alert not found")),
+    "invalid_alert_transition": (
+        409,
+        Text("Cảnh báo đang ở trạng thái không cho phép thao tác này", "The alert's state does not allow this"),
+    ),
+    "invalid_silence": (
+        422,
+        Text(
+            "Thời hạn tạm tắt phải ở tương lai và không quá 30 ngày",
+            "A silence must end in the future and within 30 days",
+        ),
     ),
     "too_many_requests": (
         429,

@@ -59,11 +59,11 @@ class IndicatorScope(Base, kw_only=True):
 
 class IndicatorWindow(Base, kw_only=True):
     spec: str
+    time_zone: str
     first_day: date
     last_day: date
     starts_at: datetime
     ends_at: datetime
-    time_zone: str = "Asia/Ho_Chi_Minh"
 
 
 class IndicatorReport(Base, kw_only=True):
@@ -86,9 +86,9 @@ class SeriesPoint(Base, kw_only=True):
 
 class IndicatorSeries(Base, kw_only=True):
     scope: IndicatorScope
+    time_zone: str
     first_day: date
     last_day: date
-    time_zone: str = "Asia/Ho_Chi_Minh"
     points: list[SeriesPoint]
 
 

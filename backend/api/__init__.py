@@ -5,19 +5,23 @@ from backend.api.assignments import AssignmentController
 from backend.api.auth import AuthController
 from backend.api.commune_services import CommuneServiceByIdController, CommuneServiceController
 from backend.api.communes import CommuneController
+from backend.api.devices import DeviceController
 from backend.api.health import HealthController
+from backend.api.indicators import IndicatorController
 from backend.api.integrations import IntegrationController
 from backend.api.me import MeController
 from backend.api.officials import OfficialController
 from backend.api.procedures import ProcedureController
 from backend.api.provinces import ProvinceController
 from backend.api.ratings import MyRatingController, RatingController
+from backend.api.threshold_rules import CommuneThresholdRuleController, ThresholdRuleController
 from backend.api.users import UserController
 
 CONTROLLERS = [
     HealthController,
     AuthController,
     MeController,
+    DeviceController,
     ProvinceController,
     CommuneController,
     ProcedureController,
@@ -30,4 +34,7 @@ CONTROLLERS = [
     UserController,
     ApiKeyController,
     IntegrationController,
+    IndicatorController,
+    ThresholdRuleController,
+    CommuneThresholdRuleController,
 ]
