@@ -174,6 +174,7 @@ class DatabasePool:
                 await conn.execute(await conn.fetchval(TABLES_TO_EMPTY_SQL, list(REFERENCE_TABLES)))
             await conn.execute("set timezone = 'UTC'")
             await _seed_accounts(conn, self.password_hash)
+            await conn.execute("select seed_national_threshold_rules()")  # seeded by migration 0010
         finally:
             await conn.close()
 
