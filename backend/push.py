@@ -51,7 +51,7 @@ class PushMessage(msgspec.Struct, frozen=True, kw_only=True):
     data: dict[str, str]
     critical: bool = False
     collapse_id: str
-    """A later push with the same id replaces this one on the phone (and in FCM's queue)."""
+    """A later push with the same id replaces this one in the phone's notification list."""
     analytics_label: str | None = None
 
 
@@ -187,7 +187,7 @@ def fcm_message(message: PushMessage) -> messaging.Message:
         "android": messaging.AndroidConfig(
             priority="high" if message.critical else "normal",
             ttl=PUSH_TTL,
-            collapse_key=message.collapse_id,
+            # A tag, not a collapse_key: FCM keeps at most four collapse keys per device.
             notification=messaging.AndroidNotification(tag=message.collapse_id),
         ),
         "apns": messaging.APNSConfig(

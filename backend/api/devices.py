@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from litestar import Controller, Response, delete, get, post
+from litestar.params import JSONBody
+
+from backend.api.params import DB, AnyPrincipal, IdPath
+from backend.api.problems import problem_responses
+from backend.auth import any_caller
+from backend.services import devices
+from schemas.devices import Device, DeviceList, DeviceRegistration
+
+
+class DeviceController(Controller):
+    path = "/v1/me/devices"
+    tags = ["devices"]
+    guards = [any_caller]
+
+    @post(
+        operation_id="RegisterDevice",
+        summary="Register where the caller's pushes go (staff users and citizen installs)",
+        description=(
+            "Send the app's Firebase installation ID as `fid` (older apps: their registration token). "
+            "201 for a new device; 200 when this caller had already registered the same target, "
+            "which is then updated. A target registered by someone else moves to this caller."
+        ),
+        responses=problem_responses(403),
+    )
+    async def register(self, db: DB, principal: AnyPrincipal, data: JSONBody[DeviceRegistration]) -> Response[Device]:
+        device, created = await devices.register_device(db, principal, data)
+        return Response(device, status_code=201 if created else 200)
+
+    @get(operation_id="ListMyDevices", summary="The caller's devices that receive pushes")
+    async def list_devices(self, db: DB, principal: AnyPrincipal) -> DeviceList:
+        return await devices.list_devices(db, principal)
+
+    @delete(
+        "/{device_id:int}",
+        operation_id="DeleteDevice",
+        summary="Stop pushes to one of the caller's devices (e.g. on logout)",
+    )
+    async def delete_device(self, db: DB, principal: AnyPrincipal, device_id: IdPath) -> None:
+        await devices.delete_device(db, principal, device_id)

@@ -1,0 +1,422 @@
+"""Push notifications: written to the outbox in the transaction of the change that causes
+them, delivered afterwards by the worker.
+
+`queue_notifications` runs in the caller's transaction; `enqueue_delivery` wakes the worker
+after the commit (best effort); `deliver_due` (the job, and the relay cron that catches up
+when an enqueue was lost or a retry falls due) claims due rows, sends to each recipient's
+live devices in their language and records every attempt. A transition's dedupe_key is
+unique, so it is never pushed twice; a row stays pending until every device has an answer,
+so a push is not lost while Redis or FCM is down.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import asyncpg
+import msgspec
+from redis.exceptions import RedisError
+
+from backend.push import SUCCESS_OUTCOMES, PushMessage, PushProvider, PushResult
+from backend.quiet_hours import quiet_until
+
+log = logging.getLogger(__name__)
+
+DELIVER_JOB = "deliver_notifications"
+
+# A claimed row is not due again for this long: a worker that dies mid-delivery leaves it
+# to another one after the lease.
+LEASE_SECONDS = 300
+# Rows claimed per round, and rounds per job (the relay picks up what is left).
+CLAIM_LIMIT = 200
+MAX_ROUNDS = 10
+# Sends (rounds with at least one device attempted) before a push is given up.
+MAX_ATTEMPTS = 8
+BACKOFF_BASE_SECONDS = 30.0
+BACKOFF_CAP_SECONDS = 3600.0
+RETRY_AFTER_CAP_SECONDS = 86400.0
+# FCM refuses these data keys.
+RESERVED_DATA_KEYS = frozenset({"from", "notification", "message_type"})
+RESERVED_DATA_PREFIXES = ("google", "gcm")
+
+
+class Notification(msgspec.Struct, frozen=True, kw_only=True):
+    """One intended push to one recipient (a staff user or a citizen install), with its text
+    in both languages; each of the recipient's devices gets the text of its own locale."""
+
+    dedupe_key: str
+    """Unique per intended push, e.g. "alert:12:event:40:user:7"; a repeat is ignored."""
+    kind: str
+    """e.g. alert_firing, alert_reminder, alert_escalated, alert_resolved."""
+    title_vi: str
+    body_vi: str
+    title_en: str
+    body_en: str
+    data: dict[str, str]
+    """FCM data payload (strings), e.g. {"alert_id": "12", "link": "communepulse://alerts/12"}."""
+    user_id: int | None = None
+    citizen_id: uuid.UUID | None = None
+    alert_id: int | None = None
+    feedback_id: int | None = None
+    critical: bool = False
+    """Critical pushes ignore quiet hours and go with high priority."""
+
+
+def _check(notification: Notification) -> None:
+    if (notification.user_id is None) == (notification.citizen_id is None):
+        raise ValueError(f"{notification.dedupe_key!r}: exactly one of user_id and citizen_id is required")
+    if not 1 <= len(notification.dedupe_key) <= 200:
+        raise ValueError("dedupe_key must be 1-200 characters")
+    if not all((notification.title_vi, notification.body_vi, notification.title_en, notification.body_en)):
+        raise ValueError(f"{notification.dedupe_key!r}: titles and bodies must not be empty")
+    for key, value in notification.data.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise ValueError(f"{notification.dedupe_key!r}: data keys and values must be strings")
+        if key in RESERVED_DATA_KEYS or key.startswith(RESERVED_DATA_PREFIXES):
+            raise ValueError(f"{notification.dedupe_key!r}: FCM reserves the data key {key!r}")
+
+
+QUEUE_SQL = """
+insert into notification_outbox (dedupe_key, user_id, citizen_id, kind, alert_id, feedback_id,
+                                 title_vi, body_vi, title_en, body_en, data, critical)
+select n.dedupe_key, n.user_id, n.citizen_id, n.kind, n.alert_id, n.feedback_id,
+       n.title_vi, n.body_vi, n.title_en, n.body_en, n.data::jsonb, n.critical
+from unnest($1::text[], $2::bigint[], $3::uuid[], $4::text[], $5::bigint[], $6::bigint[],
+            $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::boolean[])
+     with ordinality as n(dedupe_key, user_id, citizen_id, kind, alert_id, feedback_id,
+                          title_vi, body_vi, title_en, body_en, data, critical, position)
+order by n.position
+on conflict (dedupe_key) do nothing
+returning id
+"""
+
+
+async def queue_notifications(conn: Any, notifications: Sequence[Notification]) -> list[int]:
+    """Write the intended pushes to the outbox, in the caller's transaction. A dedupe_key
+    already there (or repeated in the list) is skipped; returns the ids of the new rows, for
+    enqueue_delivery after the commit. Raises ValueError for a malformed notification."""
+    if not notifications:
+        return []
+    for notification in notifications:
+        _check(notification)
+    columns: list[list[Any]] = [[] for _ in range(12)]
+    for n in notifications:
+        values = (
+            n.dedupe_key,
+            n.user_id,
+            n.citizen_id,
+            n.kind,
+            n.alert_id,
+            n.feedback_id,
+            n.title_vi,
+            n.body_vi,
+            n.title_en,
+            n.body_en,
+            msgspec.json.encode(n.data).decode(),
+            n.critical,
+        )
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    rows = await conn.fetch(QUEUE_SQL, *columns)
+    return sorted(r["id"] for r in rows)
+
+
+async def enqueue_delivery(redis: Any, outbox_ids: Sequence[int]) -> None:
+    """After the commit, ask the worker to deliver these rows now. Best effort: when Redis is
+    unreachable the relay cron delivers them within seconds of its return."""
+    if not outbox_ids:
+        return
+    try:
+        await redis.enqueue_job(DELIVER_JOB, list(outbox_ids))
+    except (RedisError, OSError, TimeoutError) as exc:
+        log.warning(
+            "push delivery not enqueued; the relay will deliver it",
+            extra={"outbox_ids": list(outbox_ids), "error": repr(exc)},
+        )
+
+
+def retry_delay(attempts: int, retry_after: float | None, rng: Callable[[], float] = random.random) -> float:
+    """Seconds to wait after the `attempts`-th send failed transiently.
+
+    What Retry-After asked for (capped at a day), plus up to 10 % so rows held back together
+    do not return at one instant; else exponential backoff from 30 s, doubling up to an hour,
+    with jitter (between half and all of it)."""
+    if retry_after is not None:
+        return min(retry_after, RETRY_AFTER_CAP_SECONDS) * (1 + 0.1 * rng())
+    backoff = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    return backoff * (0.5 + 0.5 * rng())
+
+
+class DeliveryReport(msgspec.Struct, kw_only=True):
+    rows: int = 0
+    """Outbox rows claimed."""
+    sent: int = 0
+    retried: int = 0
+    retired: int = 0
+    failed: int = 0
+    deferred: int = 0
+    """Devices left for the end of their quiet hours."""
+    finished: int = 0
+    """Rows that reached a final status."""
+
+
+class _Row(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    kind: str
+    alert_id: int | None
+    feedback_id: int | None
+    title_vi: str
+    body_vi: str
+    title_en: str
+    body_en: str
+    data: dict[str, str]
+    critical: bool
+    attempts: int
+
+
+class _Target(msgspec.Struct, frozen=True, kw_only=True):
+    outbox_id: int
+    device_id: int
+    fid: str | None
+    registration_token: str | None
+    locale: str
+    quiet_start: time
+    quiet_end: time
+
+
+# The rows asked for (when due), then the longest-waiting due ones; skip locked lets many
+# workers claim side by side, and moving next_attempt_at is the lease.
+CLAIM_SQL = """
+with named as (
+    select id from notification_outbox
+    where id = any($2::bigint[]) and status = 'pending' and next_attempt_at <= $1 and not_before <= $1
+    for update skip locked
+), oldest as (
+    select id from notification_outbox
+    where status = 'pending' and next_attempt_at <= $1 and not_before <= $1
+    order by next_attempt_at
+    limit $3
+    for update skip locked
+), due as (
+    select id from named union select id from oldest
+)
+update notification_outbox o
+set next_attempt_at = $1 + make_interval(secs => $4)
+from due
+where o.id = due.id
+returning o.id, o.kind, o.alert_id, o.feedback_id, o.title_vi, o.body_vi, o.title_en, o.body_en,
+          o.data, o.critical, o.attempts
+"""
+
+# Live devices of each recipient that have no final answer for the row yet (a device that
+# got it, or failed for good, is not sent it again; one asked to retry is).
+TARGETS_SQL = """
+select o.id as outbox_id, d.id as device_id, d.fid, d.registration_token, d.locale, d.quiet_start, d.quiet_end
+from notification_outbox o
+join devices d on d.retired_at is null and (d.user_id = o.user_id or d.citizen_id = o.citizen_id)
+left join users u on u.id = o.user_id
+where o.id = any($1::bigint[])
+  and (o.user_id is null or u.is_active)
+  and not exists (
+      select from notification_deliveries nd
+      where nd.outbox_id = o.id and nd.device_id = d.id and nd.outcome <> 'retry'
+  )
+order by o.id, d.id
+"""
+
+RECORD_DELIVERIES_SQL = """
+insert into notification_deliveries (outbox_id, device_id, outcome, fcm_message_id, error_code)
+select * from unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[])
+"""
+
+RETIRE_DEVICES_SQL = """
+update devices d set retired_at = now(), retired_reason = r.reason
+from unnest($1::bigint[], $2::text[]) as r(id, reason)
+where d.id = r.id and d.retired_at is null
+"""
+
+# A row with a next attempt stays pending; otherwise its status follows from every device
+# it was ever sent to: all got it, some did, none did, or there was nobody to send to.
+UPDATE_ROWS_SQL = """
+with r as (
+    select * from unnest($1::bigint[], $2::integer[], $3::timestamptz[], $4::text[])
+        as r(id, attempts, next_attempt_at, last_error)
+), final as (
+    select r.id,
+           case when count(per_device.ok) = 0 then 'no_target'
+                when bool_and(per_device.ok) then 'delivered'
+                when bool_or(per_device.ok) then 'partially_delivered'
+                else 'failed' end as status
+    from r
+    left join lateral (
+        select bool_or(nd.outcome = any($5::text[])) as ok
+        from notification_deliveries nd
+        where nd.outbox_id = r.id
+        group by nd.device_id
+    ) per_device on true
+    group by r.id
+)
+update notification_outbox o
+set attempts = r.attempts,
+    last_error = coalesce(r.last_error, o.last_error),
+    next_attempt_at = coalesce(r.next_attempt_at, o.next_attempt_at),
+    status = case when r.next_attempt_at is null then final.status else 'pending' end,
+    finished_at = case when r.next_attempt_at is null then now() end
+from r
+join final on final.id = r.id
+where o.id = r.id and o.status = 'pending'
+returning o.id, o.status
+"""
+
+
+def push_message(row: _Row, target: _Target) -> PushMessage:
+    """The push for one device: its language, and the ids the app's deep link needs."""
+    english = target.locale == "en"
+    data = dict(row.data)
+    data.update(notification_id=str(row.id), kind=row.kind)
+    if row.alert_id is not None:
+        data["alert_id"] = str(row.alert_id)
+    if row.feedback_id is not None:
+        data["feedback_id"] = str(row.feedback_id)
+    if row.alert_id is not None:
+        collapse_id = f"alert-{row.alert_id}"  # the alert's latest state replaces earlier ones
+    elif row.feedback_id is not None:
+        collapse_id = f"feedback-{row.feedback_id}"
+    else:
+        collapse_id = f"notification-{row.id}"
+    return PushMessage(
+        device_id=target.device_id,
+        fid=target.fid,
+        registration_token=target.registration_token,
+        title=row.title_en if english else row.title_vi,
+        body=row.body_en if english else row.body_vi,
+        data=data,
+        critical=row.critical,
+        collapse_id=collapse_id,
+        analytics_label=row.kind[:50],
+    )
+
+
+async def deliver_due(
+    pool: asyncpg.Pool,
+    provider: PushProvider,
+    outbox_ids: Sequence[int] = (),
+    *,
+    now: datetime | None = None,
+    limit: int = CLAIM_LIMIT,
+    max_rounds: int = MAX_ROUNDS,
+) -> DeliveryReport:
+    """Deliver due outbox rows: those named (if due) and the longest-waiting others, in
+    rounds of `limit` rows until none is due. Safe to run twice and side by side."""
+    report = DeliveryReport()
+    named = list(outbox_ids)
+    for _ in range(max_rounds):
+        claimed = await _deliver_round(pool, provider, named, now or datetime.now(UTC), limit, report)
+        named = []
+        if claimed < limit:
+            break
+    return report
+
+
+async def _deliver_round(
+    pool: asyncpg.Pool,
+    provider: PushProvider,
+    outbox_ids: list[int],
+    now: datetime,
+    limit: int,
+    report: DeliveryReport,
+) -> int:
+    async with pool.acquire() as conn:
+        claimed = await conn.fetch(CLAIM_SQL, now, outbox_ids, limit, float(LEASE_SECONDS))
+        if not claimed:
+            return 0
+        rows = [_row(r) for r in claimed]
+        target_rows = await conn.fetch(TARGETS_SQL, [r.id for r in rows])
+    report.rows += len(rows)
+
+    targets: dict[int, list[_Target]] = defaultdict(list)
+    for t in target_rows:
+        targets[t["outbox_id"]].append(msgspec.convert(dict(t), _Target))
+    messages: list[PushMessage] = []
+    owner: dict[int, int] = {}  # index in messages -> outbox id
+    quiet_ends: dict[int, datetime] = {}
+    for row in rows:
+        for target in targets[row.id]:
+            until = None if row.critical else quiet_until(now, target.quiet_start, target.quiet_end)
+            if until is not None:
+                quiet_ends[row.id] = min(until, quiet_ends.get(row.id, until))
+                report.deferred += 1
+                continue
+            owner[len(messages)] = row.id
+            messages.append(push_message(row, target))
+
+    results = await provider.send(messages) if messages else []
+    by_row: dict[int, list[PushResult]] = defaultdict(list)
+    for index, result in enumerate(results):
+        by_row[owner[index]].append(result)
+
+    updates: list[tuple[int, int, datetime | None, str | None]] = []
+    for row in rows:
+        row_results = by_row.get(row.id, [])
+        attempts = row.attempts + (1 if row_results else 0)
+        transient = [r for r in row_results if r.outcome == "retry"]
+        failures = [r for r in row_results if r.outcome not in SUCCESS_OUTCOMES]
+        next_at = quiet_ends.get(row.id)
+        if transient and attempts < MAX_ATTEMPTS:
+            hints = [r.retry_after for r in transient if r.retry_after is not None]
+            retry_at = now + timedelta(seconds=retry_delay(attempts, max(hints) if hints else None))
+            next_at = min(retry_at, next_at) if next_at else retry_at
+        updates.append((row.id, attempts, next_at, failures[-1].error if failures else None))
+
+    for result in results:
+        if result.outcome in SUCCESS_OUTCOMES:
+            report.sent += 1
+        elif result.outcome == "retry":
+            report.retried += 1
+        elif result.outcome == "retired":
+            report.retired += 1
+        else:
+            report.failed += 1
+
+    async with pool.acquire() as conn, conn.transaction():
+        if results:
+            await conn.execute(
+                RECORD_DELIVERIES_SQL,
+                [owner[i] for i in range(len(results))],
+                [r.device_id for r in results],
+                [r.outcome for r in results],
+                [r.message_id for r in results],
+                [r.error_code for r in results],
+            )
+        retired = [r for r in results if r.outcome == "retired"]
+        if retired:
+            await conn.execute(
+                RETIRE_DEVICES_SQL,
+                [r.device_id for r in retired],
+                [(r.error_code or "invalid").lower() for r in retired],
+            )
+        finished = await conn.fetch(
+            UPDATE_ROWS_SQL,
+            [u[0] for u in updates],
+            [u[1] for u in updates],
+            [u[2] for u in updates],
+            [u[3] for u in updates],
+            list(SUCCESS_OUTCOMES),
+        )
+    report.finished += sum(1 for f in finished if f["status"] != "pending")
+    if retired:
+        log.info("push targets retired", extra={"device_ids": [r.device_id for r in retired]})
+    return len(rows)
+
+
+def _row(record: asyncpg.Record) -> _Row:
+    values = dict(record)
+    if isinstance(values["data"], str):  # a connection without the jsonb codec
+        values["data"] = msgspec.json.decode(values["data"])
+    return msgspec.convert(values, _Row)
