@@ -534,6 +534,8 @@ async def test_who_may_read_a_communes_effective_rules(
         ({"indicator": "satisfaction_rate", "comparator": "below", "value": 0.0, "hysteresis": 1.0}, True),
         ({"indicator": "satisfaction_rate", "comparator": "below", "value": 1.0, "hysteresis": 0.0}, True),
         ({"indicator": "satisfaction_rate", "comparator": "below", "value": 1.0, "hysteresis": 0.01}, False),
+        ({"indicator": "satisfaction_rate", "comparator": "below", "value": 0.9, "hysteresis": 0.1}, True),
+        ({"indicator": "on_time_rate", "comparator": "above", "value": 0.3, "hysteresis": 0.3}, True),
         ({"indicator": "verified_share", "comparator": "above", "value": 0.5, "hysteresis": 0.5}, True),
         ({"indicator": "verified_share", "comparator": "above", "value": 0.5, "hysteresis": 0.6}, False),
         ({"indicator": "mean_score", "comparator": "below", "value": 1.0, "hysteresis": 4.0}, True),
