@@ -34,7 +34,7 @@ from backend.seed.reference import load_reference
 from backend.settings import Settings
 
 # A local FCM for the real firebase-admin SDK: fixtures fcm_server and fcm_settings.
-pytest_plugins = ["fcm_server"]
+pytest_plugins = ["tests.fcm_server"]
 
 RUN_ID = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
 JWT_SECRET = "test-secret-" + "x" * 40

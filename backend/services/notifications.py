@@ -129,7 +129,11 @@ async def queue_notifications(conn: Any, notifications: Sequence[Notification]) 
 
 async def enqueue_delivery(redis: Any, outbox_ids: Sequence[int]) -> None:
     """After the commit, ask the worker to deliver these rows now. Best effort: when Redis is
-    unreachable the relay cron delivers them within seconds of its return."""
+    unreachable the relay cron delivers them within seconds of its return.
+
+    Before the commit the job would not see the rows (the relay would, 10 s later). In an
+    HTTP handler, whose transaction commits when the handler returns, run this as the
+    response's background task."""
     if not outbox_ids:
         return
     try:
