@@ -72,6 +72,8 @@ class SendRequest:
     """One messages:send call as received, with the answer given."""
 
     project: str
+    body: dict[str, Any]
+    """The whole JSON body: {"message": ..., "validate_only": ...}."""
     message: dict[str, Any]
     authorization: str | None
     status: int
@@ -212,7 +214,8 @@ class FakeFcm:
         match = _SEND_PATH.match(path)
         if match is None:
             return 404, {"error": {"code": 404, "message": "Not found", "status": "NOT_FOUND"}}, {}
-        message = json.loads(body).get("message", {})
+        document = json.loads(body)
+        message = document.get("message", {})
         target = message.get("fid") or message.get("token")
         with self._lock:
             failure: Failure | None = None
@@ -237,7 +240,7 @@ class FakeFcm:
                 else:
                     self.messages.append(message)
                     answer = {"name": f"projects/{self.project_id}/messages/{len(self.messages)}"}
-            self.requests.append(SendRequest(match["project"], message, authorization, status))
+            self.requests.append(SendRequest(match["project"], document, message, authorization, status))
         headers = {"retry-after": str(failure.retry_after)} if failure and failure.retry_after is not None else {}
         return status, answer, headers
 

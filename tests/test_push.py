@@ -3,6 +3,7 @@ retries, retired targets, quiet hours, the relay and the arq job."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -28,7 +29,7 @@ from backend.services.notifications import (
     queue_notifications,
     retry_delay,
 )
-from backend.settings import Settings
+from backend.settings import Settings, SettingsError
 from backend.workdays import LOCAL_TZ
 from backend.worker import create_worker, deliver_notifications, relay_notifications
 from tests.fcm_server import FakeFcm
@@ -202,6 +203,22 @@ def test_quiet_hours_need_an_aware_time() -> None:
 )
 def test_retry_delay(attempts: int, retry_after: float | None, rng: float, expected: float) -> None:
     assert retry_delay(attempts, retry_after, lambda: rng) == pytest.approx(expected)
+
+
+def test_fcm_endpoint_setting() -> None:
+    with pytest.raises(SettingsError, match=r"^FCM_ENDPOINT: expected a URL"):
+        Settings.from_env({"FCM_ENDPOINT": "fcm.googleapis.com"})
+    assert Settings.from_env({}).fcm_endpoint == "https://fcm.googleapis.com"
+
+
+async def test_the_default_endpoint_is_fcms_own(fcm_server: FakeFcm) -> None:
+    assert fcm_server.credentials_path
+    provider = FcmPush(str(fcm_server.credentials_path), "https://fcm.googleapis.com/")
+    try:
+        url = provider._service._fcm_url
+        assert url == f"https://fcm.googleapis.com/v1/projects/{fcm_server.project_id}/messages:send"
+    finally:
+        await provider.close()
 
 
 # -- the outbox -------------------------------------------------------------------------------
@@ -438,6 +455,20 @@ async def test_batches_hold_at_most_max_batch_messages(
     assert sizes == [2, 2, 1]
     assert len(fcm_server.messages) == 5
     assert (await outbox(db, outbox_id))["status"] == "delivered"
+
+
+async def test_workers_side_by_side_push_each_row_once(pool: asyncpg.Pool, db: asyncpg.Connection) -> None:
+    alert, chair = await make_alert(db), await user_id(db)
+    await add_device(db, chair, quiet=NO_QUIET_HOURS)
+    ids = await queue_notifications(db, [alert_push(alert, chair, key=f"alert:many:{i}") for i in range(60)])
+    first, second = LogPush(), LogPush()
+    now = local_at(12)
+    await asyncio.gather(
+        deliver_due(pool, first, ids[:30], now=now, limit=7), deliver_due(pool, second, ids[30:], now=now, limit=7)
+    )
+    sent = sorted(int(m.data["notification_id"]) for m in [*first.sent, *second.sent])
+    assert sent == ids
+    assert await db.fetchval("select count(*) from notification_outbox where status = 'delivered'") == 60
 
 
 # -- quiet hours, recipients, the log provider --------------------------------------------------
