@@ -22,6 +22,7 @@ from backend.api.problems import document_problems
 from backend.auth import provide_api_client, provide_citizen, provide_principal, provide_staff
 from backend.db import create_pool, provide_db
 from backend.errors import EXCEPTION_HANDLERS
+from backend.evaluation_schedule import EvaluationScheduler
 from backend.log import RequestIdMiddleware, configure_logging
 from backend.security import VerifiedTokens, jwt_secret
 from backend.services.ratings import rating_writer
@@ -65,8 +66,13 @@ def create_app(settings: Settings) -> Litestar:
         app.state.redis = redis_client(settings)
         # Ratings are written in groups on connections of their own (see backend.group_commit).
         app.state.write_pool = await create_pool(settings, max_size=RATING_DRAINERS + 1, generic_plans=True)
+        app.state.evaluations = EvaluationScheduler(app.state.redis, settings.redis_key_prefix)
         app.state.rating_writer = rating_writer(
-            app.state.write_pool, settings.rating_daily_limit, settings.rating_window, drainers=RATING_DRAINERS
+            app.state.write_pool,
+            settings.rating_daily_limit,
+            settings.rating_window,
+            drainers=RATING_DRAINERS,
+            on_stored=app.state.evaluations.mark,
         )
         try:
             async with app.state.pool.acquire() as conn:
@@ -77,6 +83,7 @@ def create_app(settings: Settings) -> Litestar:
             yield
         finally:
             await app.state.rating_writer.close()
+            await app.state.evaluations.close()
             await app.state.write_pool.close()
             await app.state.redis.aclose()
             # A pool handed to the client is not closed with it.

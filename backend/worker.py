@@ -4,6 +4,7 @@ Jobs take ids, re-read state from the database and are safe to run twice."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -13,7 +14,9 @@ from arq.connections import RedisSettings
 from arq.worker import Worker
 
 from backend.db import create_pool
+from backend.evaluation_schedule import take_dirty
 from backend.push import create_push_provider
+from backend.services.evaluator import evaluate
 from backend.services.notifications import deliver_due
 from backend.settings import Settings
 
@@ -48,6 +51,33 @@ async def relay_notifications(ctx: dict[str, Any]) -> dict[str, int]:
     return await deliver_notifications(ctx)
 
 
+async def evaluate_dirty(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Judge the communes whose ratings or dossiers changed since the last run (debounced)."""
+    communes = await take_dirty(ctx["redis"], ctx["settings"].redis_key_prefix)
+    if not communes:
+        return {"communes": 0}
+    return await _evaluate(ctx, communes)
+
+
+async def sweep_thresholds(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Every minute: judge every rule over every commune (windows move, silences and repeat
+    intervals expire, and the event path may have missed a commune)."""
+    return await _evaluate(ctx, None)
+
+
+async def _evaluate(ctx: dict[str, Any], communes: list[str] | None) -> dict[str, Any]:
+    async with ctx["pool"].acquire() as conn:
+        result = await evaluate(conn, communes=communes)
+    if result.outbox_ids:
+        # Delivered here rather than through another job: a chair hears sooner, and a
+        # failure leaves the rows to the outbox's own retries and the relay.
+        await deliver_due(ctx["pool"], ctx["push"], result.outbox_ids)
+    report = {"communes": len(communes) if communes is not None else "all", "evaluated": result.evaluated}
+    if result.transitions:
+        log.info("alerts moved", extra={**report, "transitions": result.transitions, "pushes": len(result.outbox_ids)})
+    return {**report, "transitions": result.transitions, "pushes": len(result.outbox_ids)}
+
+
 async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx.setdefault("settings", Settings.from_env())
     ctx["pool"] = await create_pool(settings)
@@ -66,10 +96,15 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 class WorkerSettings:
     """For arq's own CLI too (`arq backend.worker.WorkerSettings`, settings from the environment)."""
 
-    functions: list[Any] = [purge_expired_sessions, func(deliver_notifications, keep_result=0)]
+    functions: list[Any] = [
+        purge_expired_sessions,
+        func(deliver_notifications, keep_result=0),
+        func(evaluate_dirty, keep_result=0),
+    ]
     cron_jobs = [
         cron(purge_expired_sessions, hour={3}, minute={17}, run_at_startup=False),
         cron(relay_notifications, second=set(range(0, 60, 10)), run_at_startup=True),
+        cron(sweep_thresholds, second={30}, run_at_startup=True, keep_result=0),
     ]
     on_startup = startup
     on_shutdown = shutdown
@@ -79,7 +114,9 @@ def create_worker(settings: Settings, *, handle_signals: bool = True, burst: boo
     assert settings.redis_url, "servers must be resolved before the worker starts"
     return Worker(
         functions=WorkerSettings.functions,
-        cron_jobs=WorkerSettings.cron_jobs,
+        # arq keeps each cron's next run on the CronJob itself: fresh copies, so every
+        # worker in a process runs its startup crons (sweep, relay) and its own schedule.
+        cron_jobs=[dataclasses.replace(job, next_run=None) for job in WorkerSettings.cron_jobs],
         on_startup=WorkerSettings.on_startup,
         on_shutdown=WorkerSettings.on_shutdown,
         redis_settings=RedisSettings.from_dsn(settings.redis_url),

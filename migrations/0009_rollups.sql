@@ -25,17 +25,17 @@ return case when seconds < 900 then 0
 -- Wilson score interval at 95 % (z = 1.959963984540054), used by the threshold sweep.
 create function wilson_low(successes double precision, n double precision) returns double precision
 language sql immutable parallel safe
-return case when n > 0 then
+return case when n > 0 then greatest(0.0,
     ((successes / n) + 3.841458820694124 / (2 * n)
      - 1.959963984540054 * sqrt(greatest((successes / n) * (1 - successes / n) / n + 3.841458820694124 / (4 * n * n), 0)))
-    / (1 + 3.841458820694124 / n) end;
+    / (1 + 3.841458820694124 / n)) end;
 
 create function wilson_high(successes double precision, n double precision) returns double precision
 language sql immutable parallel safe
-return case when n > 0 then
+return case when n > 0 then least(1.0,
     ((successes / n) + 3.841458820694124 / (2 * n)
      + 1.959963984540054 * sqrt(greatest((successes / n) * (1 - successes / n) / n + 3.841458820694124 / (4 * n * n), 0)))
-    / (1 + 3.841458820694124 / n) end;
+    / (1 + 3.841458820694124 / n)) end;
 
 create function add5(a integer[], b integer[]) returns integer[]
 language sql immutable parallel safe

@@ -61,7 +61,9 @@ join threshold_rules r on r.id = x.rule_id;
 --
 -- Judged on the interval (the evaluator fires a 'below' rule only when the Wilson upper
 -- bound is under the value), with at least min_sample ratings or dossiers, so three bad
--- ratings in a small commune page nobody. None is critical: critical is for overrides
+-- ratings in a small commune page nobody. For that reason the two headline rules fire
+-- without a `for` delay: the interval already demands evidence, and a chair should know
+-- within seconds. None is critical: critical is for overrides
 -- a province or commune chooses.
 create function seed_national_threshold_rules() returns integer
     language sql
@@ -70,9 +72,9 @@ as $$
                    repeat_seconds, escalation_seconds) as (
         values
             -- Fewer than 80 % of citizens satisfied (score >= 4) over 30 days.
-            ('satisfaction_rate', 'below', 0.80::float8, '30d', 20, 3600, 0.05::float8, 'warning', 86400, 259200),
+            ('satisfaction_rate', 'below', 0.80::float8, '30d', 20, 0, 0.05::float8, 'warning', 86400, 259200),
             -- Fewer than 90 % of dossiers completed by their due date over 30 days.
-            ('on_time_rate', 'below', 0.90, '30d', 20, 3600, 0.03, 'warning', 86400, 259200),
+            ('on_time_rate', 'below', 0.90, '30d', 20, 0, 0.03, 'warning', 86400, 259200),
             -- Any feedback past its legal response deadline: a fact, not a sample.
             ('feedback_overdue', 'above', 0, '7d', 1, 0, 0, 'warning', 86400, 259200),
             -- Most ratings not backed by a dossier of the one-stop shop: dossier events are

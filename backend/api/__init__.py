@@ -1,5 +1,6 @@
 """HTTP controllers, one per resource."""
 
+from backend.api.alerts import AlertController
 from backend.api.api_keys import ApiKeyController
 from backend.api.assignments import AssignmentController
 from backend.api.auth import AuthController
@@ -35,6 +36,7 @@ CONTROLLERS = [
     ApiKeyController,
     IntegrationController,
     IndicatorController,
+    AlertController,
     ThresholdRuleController,
     CommuneThresholdRuleController,
 ]

@@ -39,4 +39,8 @@ class IntegrationController(Controller):
     ) -> DossierBatchResponse:
         language = preferred_language(request.headers.get("accept-language"))
         items = batch_items(data, "dossiers", DOSSIER_BATCH_MAX)
-        return await ingest_dossiers(db, api_client, items, language)
+        touched: set[str] = set()
+        response = await ingest_dossiers(db, api_client, items, language, touched)
+        # Marked now, evaluated half a second later: after this transaction has committed.
+        request.app.state.evaluations.mark(touched)
+        return response

@@ -119,10 +119,16 @@ select count(*)::int from verified
 """
 
 
+TOUCHED_COMMUNES_SQL = """
+select coalesce(array_agg(distinct commune_code), '{}') from commune_services where id = any($1::bigint[])
+"""
+
+
 async def ingest_dossiers(
-    conn: Any, client: ApiKeyPrincipal, items: list[Any], language: str = "vi"
+    conn: Any, client: ApiKeyPrincipal, items: list[Any], language: str = "vi", touched: set[str] | None = None
 ) -> DossierBatchResponse:
-    """Upsert a batch of dossier events; one result per item, in order."""
+    """Upsert a batch of dossier events; one result per item, in order. The communes whose
+    dossiers changed are added to `touched`."""
     results: dict[int, DossierResult] = {}
     events: list[tuple[int, DossierEvent]] = []
     now = datetime.now(UTC)
@@ -178,6 +184,10 @@ async def ingest_dossiers(
                 )
             else:
                 results[r.index] = DossierResult(index=r.index, code=r.code, outcome="unchanged")
+        if touched is not None and written:
+            touched.update(
+                await conn.fetchval(TOUCHED_COMMUNES_SQL, [r.service_id for r in batch if r.code in written])
+            )
         completed = [r.code for r in batch if r.code in written and r.event.status == "completed"]
         if completed:
             verified = await conn.fetchval(VERIFY_RATINGS_SQL, completed)

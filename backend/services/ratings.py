@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -425,13 +426,24 @@ async def list_my_ratings(conn: Any, citizen_id: uuid.UUID, *, cursor: str | Non
 
 
 def rating_writer(
-    pool: Any, daily_limit: int, window_seconds: int, *, drainers: int = 2
+    pool: Any,
+    daily_limit: int,
+    window_seconds: int,
+    *,
+    drainers: int = 2,
+    on_stored: Callable[[set[str]], None] | None = None,
 ) -> GroupWriter[RatingRequest, RatingOutcome]:
-    """The per-process writer that stores concurrent requests' ratings together."""
+    """The per-process writer that stores concurrent requests' ratings together;
+    `on_stored` hears which communes got new ratings once they are committed."""
     limits = RatingLimits(daily=daily_limit, window=timedelta(seconds=window_seconds))
 
     async def write(conn: Any, requests: list[RatingRequest]) -> list[RatingOutcome]:
-        return await write_ratings(conn, requests, limits)
+        outcomes = await write_ratings(conn, requests, limits)
+        if on_stored is not None:
+            communes = {o.rating.commune_code for o in outcomes if o.status == 201 and o.rating is not None}
+            if communes:
+                on_stored(communes)
+        return outcomes
 
     # No enclosing transaction: each round's single INSERT commits its rows atomically,
     # and nothing else needs to change with them; BEGIN and COMMIT would be two more round
