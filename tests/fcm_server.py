@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -77,6 +78,8 @@ class SendRequest:
     message: dict[str, Any]
     authorization: str | None
     status: int
+    received_at: float = 0.0
+    """time.monotonic() when the request arrived (before its body was read)."""
 
 
 @dataclass
@@ -138,12 +141,13 @@ class FakeFcm:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
+                arrived = time.monotonic()
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)
                 if self.path == "/token":
                     status, answer, headers = fake._token(body)
                 else:
-                    status, answer, headers = fake._send(self.path, body, self.headers.get("authorization"))
+                    status, answer, headers = fake._send(self.path, body, self.headers.get("authorization"), arrived)
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("content-type", "application/json; charset=UTF-8")
@@ -210,7 +214,9 @@ class FakeFcm:
             self._issued.add(token)
         return 200, {"access_token": token, "expires_in": 3600, "token_type": "Bearer"}, {}
 
-    def _send(self, path: str, body: bytes, authorization: str | None) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _send(
+        self, path: str, body: bytes, authorization: str | None, arrived: float = 0.0
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         match = _SEND_PATH.match(path)
         if match is None:
             return 404, {"error": {"code": 404, "message": "Not found", "status": "NOT_FOUND"}}, {}
@@ -240,7 +246,7 @@ class FakeFcm:
                 else:
                     self.messages.append(message)
                     answer = {"name": f"projects/{self.project_id}/messages/{len(self.messages)}"}
-            self.requests.append(SendRequest(match["project"], document, message, authorization, status))
+            self.requests.append(SendRequest(match["project"], document, message, authorization, status, arrived))
         headers = {"retry-after": str(failure.retry_after)} if failure and failure.retry_after is not None else {}
         return status, answer, headers
 
