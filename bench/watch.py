@@ -98,7 +98,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--communes", type=int, help="communes with services and history (default all 3321, quick 400)")
     add("--services", type=int, default=25, help="services (procedures) per commune (default 25)")
     add("--days", type=int, help="days of rollup history (default 60, quick 35)")
-    add("--sweeps", type=int, help="steady-state sweeps timed after the first (default 7, quick 3)")
+    add("--sweeps", type=int, help="steady-state sweeps timed after the first (default 10, quick 3)")
     add("--workers", type=int, default=2, help="API worker processes (default 2)")
     add("--pool-size", type=int, default=None, help="asyncpg pool per process (default DB_POOL_SIZE or 10)")
     add("--read-rate", type=float, default=100.0, help="commune indicator reads/s (default 100)")
@@ -111,7 +111,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
     quick = {"communes": 400, "days": 35, "sweeps": 3, "read_duration": 4.0, "probes": 6}
-    full = {"communes": 100_000, "days": 60, "sweeps": 7, "read_duration": 15.0, "probes": 40}
+    full = {"communes": 100_000, "days": 60, "sweeps": 10, "read_duration": 15.0, "probes": 40}
     for name, value in (quick if args.quick else full).items():
         if getattr(args, name) is None:
             setattr(args, name, value)
@@ -880,8 +880,10 @@ def render(report: Report) -> tuple[str, bool]:
         lines += [
             "1. Threshold sweep over every commune (evaluate(), in this process)",
             f"   first run   {sweep.first_s:6.2f} s   {sweep.first_evaluated} rows judged; moved: {moved}",
-            f"   steady      {sweep.median_s:6.2f} s   median of {len(sweep.steady_s)} ({runs} s); "
-            f"{sweep.steady_evaluated} rows judged",
+            f"   steady      {sweep.median_s:6.2f} s   median of {len(sweep.steady_s)}, worst "
+            f"{max(sweep.steady_s, default=float('nan')):.2f} s ({runs} s); {sweep.steady_evaluated} rows judged",
+            "               (one connection, as the worker's pool keeps them: from the 6th execution PostgreSQL may "
+            "run the prepared sweep on a generic plan)",
             f"   open alerts {sweep.open_alerts} in {sweep.communes_alerted} communes "
             f"({sweep.communes_alerted / max(1, sizes.communes if sizes else 1):.1%}): {by_indicator}",
             "",
@@ -937,9 +939,9 @@ def render(report: Report) -> tuple[str, bool]:
     reads, breakdowns = report.reads, report.breakdowns
     checks: list[tuple[str, str, bool | None]] = [
         (
-            f"full sweep < {TARGET_SWEEP_S:g} s (steady median)",
-            f"{sweep.median_s:.2f} s" if sweep else "—",
-            sweep.median_s < TARGET_SWEEP_S if sweep else None,
+            f"full sweep < {TARGET_SWEEP_S:g} s (worst steady run)",
+            f"{max(sweep.steady_s):.2f} s" if sweep and sweep.steady_s else "—",
+            max(sweep.steady_s) < TARGET_SWEEP_S if sweep and sweep.steady_s else None,
         ),
         (
             f"full sweep < {TARGET_SWEEP_S:g} s (first run)",
