@@ -14,9 +14,9 @@ from arq.connections import RedisSettings
 from arq.worker import Worker
 
 from backend.db import create_pool
-from backend.evaluation_schedule import take_dirty
+from backend.evaluation_schedule import schedule_evaluation, take_dirty
 from backend.push import create_push_provider
-from backend.services.evaluator import evaluate
+from backend.services.evaluator import EvaluationResult, evaluate, evaluate_unless_busy
 from backend.services.notifications import deliver_due
 from backend.settings import Settings
 
@@ -53,21 +53,35 @@ async def relay_notifications(ctx: dict[str, Any]) -> dict[str, int]:
 
 async def evaluate_dirty(ctx: dict[str, Any]) -> dict[str, Any]:
     """Judge the communes whose ratings or dossiers changed since the last run (debounced)."""
-    communes = await take_dirty(ctx["redis"], ctx["settings"].redis_key_prefix)
+    prefix = ctx["settings"].redis_key_prefix
+    communes = await take_dirty(ctx["redis"], prefix)
     if not communes:
         return {"communes": 0}
-    return await _evaluate(ctx, communes)
+    report = await _evaluate(ctx, communes, wait=False)
+    if report is None:
+        # Another evaluation (the minute sweep) holds the lock: rather than queue behind it,
+        # hand the communes to the next debounced run.
+        await schedule_evaluation(ctx["redis"], prefix, communes)
+        return {"communes": len(communes), "deferred": True}
+    return report
 
 
 async def sweep_thresholds(ctx: dict[str, Any]) -> dict[str, Any]:
     """Every minute: judge every rule over every commune (windows move, silences and repeat
     intervals expire, and the event path may have missed a commune)."""
-    return await _evaluate(ctx, None)
+    report = await _evaluate(ctx, None)
+    assert report is not None
+    return report
 
 
-async def _evaluate(ctx: dict[str, Any], communes: list[str] | None) -> dict[str, Any]:
+async def _evaluate(ctx: dict[str, Any], communes: list[str] | None, *, wait: bool = True) -> dict[str, Any] | None:
     async with ctx["pool"].acquire() as conn:
-        result = await evaluate(conn, communes=communes)
+        if wait:
+            result: EvaluationResult | None = await evaluate(conn, communes=communes)
+        else:
+            result = await evaluate_unless_busy(conn, communes=communes)
+    if result is None:
+        return None
     if result.outbox_ids:
         # Delivered here rather than through another job: a chair hears sooner, and a
         # failure leaves the rows to the outbox's own retries and the relay.

@@ -110,7 +110,7 @@ async def test_a_commune_crossing_its_threshold_pushes_once_then_resolves_once(
 
     await rate_n(client, sid, 1, 1)
     await asyncio.sleep(0.2)  # the API gathers marks for a moment before telling Redis
-    marked = aioredis.from_url(fcm_settings.redis_url)  # type: ignore[arg-type]
+    marked = aioredis.from_url(fcm_settings.redis_url)
     try:
         assert await marked.smembers(dirty_key(fcm_settings.redis_key_prefix)) == {b"00004"}
     finally:
@@ -304,3 +304,46 @@ async def test_three_bad_ratings_page_nobody(client: AsyncTestClient[Any], db: a
     await rate_n(client, await service_id(client), 1, 3)
     result = await evaluate(db, communes=["00004"])
     assert result.transitions == {} and await db.fetchval("select count(*) from alerts") == 0
+
+
+async def test_an_event_driven_evaluation_does_not_queue_behind_a_sweep(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    from backend.db import create_pool
+    from backend.evaluation_schedule import schedule_evaluation, take_dirty
+    from backend.services.evaluator import EVALUATION_LOCK, evaluate_unless_busy
+    from backend.worker import evaluate_dirty
+
+    assert settings.redis_url
+    redis = aioredis.from_url(settings.redis_url)
+    sweep = await asyncpg.connect(settings.database_url)
+    pool = await create_pool(settings)
+    try:
+        await schedule_evaluation(_ArqLike(redis), settings.redis_key_prefix, ["00004"])
+        async with sweep.transaction():
+            await sweep.execute("select pg_advisory_xact_lock($1)", EVALUATION_LOCK)
+            assert await evaluate_unless_busy(db, communes=["00004"]) is None
+            ctx = {"redis": _ArqLike(redis), "settings": settings, "pool": pool}
+            report = await evaluate_dirty(ctx)
+            assert report == {"communes": 1, "deferred": True}
+            # Handed on to the next debounced run, not lost.
+            assert await take_dirty(redis, settings.redis_key_prefix) == ["00004"]
+        assert await evaluate_unless_busy(db, communes=["00004"]) is not None
+    finally:
+        await pool.close()
+        await sweep.close()
+        await redis.aclose()
+
+
+class _ArqLike:
+    """Redis with arq's enqueue_job, for calling jobs' helpers without a worker."""
+
+    def __init__(self, redis: Any) -> None:
+        self.redis = redis
+        self.enqueued: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.redis, name)
+
+    async def enqueue_job(self, name: str, **_: Any) -> None:
+        self.enqueued.append(name)

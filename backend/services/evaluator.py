@@ -322,13 +322,35 @@ async def _worst_services(conn: Any, changes: list[_Change], now: datetime) -> d
 
 async def evaluate(conn: Any, now: datetime | None = None, communes: list[str] | None = None) -> EvaluationResult:
     """Judge every enabled rule over `communes` (None: all), move the alerts and write the
-    pushes to the outbox, in one transaction. The caller enqueues delivery of
-    `outbox_ids` after it returns."""
+    pushes to the outbox, in one transaction, after any evaluation in progress. The caller
+    delivers `outbox_ids` after it returns."""
+    result = await _evaluate(conn, now, communes, wait=True)
+    assert result is not None
+    return result
+
+
+async def evaluate_unless_busy(
+    conn: Any, now: datetime | None = None, communes: list[str] | None = None
+) -> EvaluationResult | None:
+    """As evaluate, or None at once when another evaluation holds the lock."""
+    return await _evaluate(conn, now, communes, wait=False)
+
+
+async def _evaluate(
+    conn: Any, now: datetime | None, communes: list[str] | None, *, wait: bool
+) -> EvaluationResult | None:
     now = now or datetime.now(UTC)
     windows = [window_for(spec, now) for spec in WINDOW_SPECS]
     result = EvaluationResult()
     async with conn.transaction():
-        await conn.execute("select pg_advisory_xact_lock($1)", EVALUATION_LOCK)
+        if wait:
+            await conn.execute("select pg_advisory_xact_lock($1)", EVALUATION_LOCK)
+        elif not await conn.fetchval("select pg_try_advisory_xact_lock($1)", EVALUATION_LOCK):
+            return None
+        # A generic plan cannot use the list of communes to narrow its scans (its filter
+        # also admits null, for the full sweep), and the pool would switch to one after
+        # five runs: a judgement of three communes then read the whole nation.
+        await conn.execute("set local plan_cache_mode = force_custom_plan")
         rows = await conn.fetch(
             SWEEP_SQL,
             communes,
