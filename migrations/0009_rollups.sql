@@ -97,7 +97,8 @@ return array[
     insert into rating_rollups_hourly as t
         (hour, commune_service_id, official_id, commune_code, province_code, ratings, satisfied, verified,
          score_sum, score_counts, dim_sums, dim_counts)
-    select g.hour, g.commune_service_id, g.official_id, g.commune_code, c.province_code, g.ratings, g.satisfied,
+    select g.hour, g.commune_service_id, g.official_id, g.commune_code,
+           (select c.province_code from communes c where c.code = g.commune_code), g.ratings, g.satisfied,
            g.verified, g.score_sum, g.score_counts, g.dim_sums, g.dim_counts
     from (
         select date_trunc('hour', d.served_at, 'UTC') as hour, d.commune_service_id,
@@ -120,7 +121,6 @@ return array[
         from (%1$s) d
         group by 1, 2, 3, 4
     ) g
-    join communes c on c.code = g.commune_code
     where (g.ratings, g.satisfied, g.verified, g.score_sum) <> (0, 0, 0, 0)
        or g.score_counts <> '{0,0,0,0,0}' or g.dim_sums <> '{0,0,0,0,0}' or g.dim_counts <> '{0,0,0,0,0}'
     order by g.commune_service_id, g.official_id, g.hour
@@ -133,7 +133,8 @@ return array[
     format($q$
     insert into commune_rollups_daily as t
         (day, commune_code, province_code, ratings, satisfied, verified, score_sum, score_counts, dim_sums, dim_counts)
-    select g.day, g.commune_code, c.province_code, g.ratings, g.satisfied, g.verified, g.score_sum,
+    select g.day, g.commune_code, (select c.province_code from communes c where c.code = g.commune_code),
+           g.ratings, g.satisfied, g.verified, g.score_sum,
            g.score_counts, g.dim_sums, g.dim_counts
     from (
         select (d.served_at at time zone 'Asia/Ho_Chi_Minh')::date as day, d.commune_code,
@@ -155,7 +156,6 @@ return array[
         from (%1$s) d
         group by 1, 2
     ) g
-    join communes c on c.code = g.commune_code
     where (g.ratings, g.satisfied, g.verified, g.score_sum) <> (0, 0, 0, 0)
        or g.score_counts <> '{0,0,0,0,0}' or g.dim_sums <> '{0,0,0,0,0}' or g.dim_counts <> '{0,0,0,0,0}'
     order by g.commune_code, g.day
@@ -172,11 +172,11 @@ return array[
 create function dossier_parts(src text) returns text
 language sql
 return format($q$
-    select d.sign, d.commune_service_id, cs.commune_code, c.province_code, p.at, p.received, p.completed,
-           p.on_time, p.late, p.bucket
-    from (%1$s) d
-    join commune_services cs on cs.id = d.commune_service_id
-    join communes c on c.code = cs.commune_code
+    select d.sign, d.commune_service_id, d.commune_code,
+           (select c.province_code from communes c where c.code = d.commune_code) as province_code,
+           p.at, p.received, p.completed, p.on_time, p.late, p.bucket
+    from (select x.*, (select cs.commune_code from commune_services cs where cs.id = x.commune_service_id) as commune_code
+          from (%1$s) x) d
     cross join lateral (
         select d.received_at as at, 1 as received, 0 as completed, 0 as on_time, 0 as late, null::smallint as bucket
         union all
@@ -253,12 +253,61 @@ return array[
 ];
 
 -- Rows that net out to nothing after an update or delete are removed, so the incremental
--- tables hold exactly the rows a rebuild would; partial indexes find them without a scan.
-create index rating_rollups_empty_idx on rating_rollups_hourly (hour) where ratings = 0;
-create index commune_rollups_empty_idx on commune_rollups_daily (day) where ratings = 0 and received = 0 and completed = 0;
-create index dossier_rollups_empty_idx on dossier_rollups_hourly (hour) where received = 0 and completed = 0;
-create index dossier_processing_empty_idx on dossier_processing_hourly (hour) where dossiers = 0;
-create index commune_processing_empty_idx on commune_processing_daily (day) where dossiers = 0;
+-- tables hold exactly the rows a rebuild would. Found by the keys the change touched: an
+-- index on the zero rows would make every rollup update a non-HOT one.
+create function rating_prune_statements(src text) returns text[]
+language sql
+return array[
+    format($q$
+    delete from rating_rollups_hourly t
+    using (select distinct date_trunc('hour', d.served_at, 'UTC') as hour, d.commune_service_id,
+                           coalesce(d.official_id, 0) as official_id
+           from (%1$s) d) k
+    where t.commune_service_id = k.commune_service_id and t.official_id = k.official_id and t.hour = k.hour
+      and t.ratings = 0
+    $q$, src),
+    format($q$
+    delete from commune_rollups_daily t
+    using (select distinct (d.served_at at time zone 'Asia/Ho_Chi_Minh')::date as day, d.commune_code
+           from (%1$s) d) k
+    where t.commune_code = k.commune_code and t.day = k.day and t.ratings = 0 and t.received = 0 and t.completed = 0
+    $q$, src)
+];
+
+create function dossier_prune_statements(src text) returns text[]
+language sql
+return array[
+    format($q$
+    delete from dossier_rollups_hourly t
+    using (select distinct date_trunc('hour', p.at, 'UTC') as hour, p.commune_service_id from (%1$s) p) k
+    where t.commune_service_id = k.commune_service_id and t.hour = k.hour and t.received = 0 and t.completed = 0
+    $q$, dossier_parts(src)),
+    format($q$
+    delete from dossier_processing_hourly t
+    using (select distinct date_trunc('hour', p.at, 'UTC') as hour, p.commune_service_id from (%1$s) p) k
+    where t.commune_service_id = k.commune_service_id and t.hour = k.hour and t.dossiers = 0
+    $q$, dossier_parts(src)),
+    format($q$
+    delete from commune_processing_daily t
+    using (select distinct (p.at at time zone 'Asia/Ho_Chi_Minh')::date as day, p.commune_code from (%1$s) p) k
+    where t.commune_code = k.commune_code and t.day = k.day and t.dossiers = 0
+    $q$, dossier_parts(src)),
+    format($q$
+    delete from commune_rollups_daily t
+    using (select distinct (p.at at time zone 'Asia/Ho_Chi_Minh')::date as day, p.commune_code from (%1$s) p) k
+    where t.commune_code = k.commune_code and t.day = k.day and t.ratings = 0 and t.received = 0 and t.completed = 0
+    $q$, dossier_parts(src))
+];
+
+-- Rollup rows are updated in place all day: room on each page keeps those updates HOT.
+alter table rating_rollups_hourly set (fillfactor = 70);
+alter table commune_rollups_daily set (fillfactor = 70);
+alter table dossier_rollups_hourly set (fillfactor = 70);
+alter table dossier_processing_hourly set (fillfactor = 70);
+alter table commune_processing_daily set (fillfactor = 70);
+-- Province reads use the daily rollups; these only cost on every write.
+drop index rating_rollups_province_idx;
+drop index dossier_rollups_province_idx;
 
 create function signed_rows(op text) returns text
 language sql immutable
@@ -277,9 +326,9 @@ begin
         execute statement;
     end loop;
     if tg_op <> 'INSERT' then
-        -- Updates are rare (verification, re-linking); a pruning scan of the zero rows is cheap.
-        delete from rating_rollups_hourly where ratings = 0;
-        delete from commune_rollups_daily where ratings = 0 and received = 0 and completed = 0;
+        foreach statement in array rating_prune_statements(signed_rows(tg_op)) loop
+            execute statement;
+        end loop;
     end if;
     return null;
 end
@@ -294,24 +343,38 @@ begin
         execute statement;
     end loop;
     if tg_op <> 'INSERT' then
-        delete from dossier_rollups_hourly where received = 0 and completed = 0;
-        delete from dossier_processing_hourly where dossiers = 0;
-        delete from commune_processing_daily where dossiers = 0;
-        delete from commune_rollups_daily where ratings = 0 and received = 0 and completed = 0;
+        foreach statement in array dossier_prune_statements(signed_rows(tg_op)) loop
+            execute statement;
+        end loop;
     end if;
     return null;
 end
 $fn$;
 
+-- Inserts are the hot path (every rating batch): their trigger functions are written out
+-- from the same statements, as static SQL, so each connection plans them once.
+do $do$
+begin
+    execute format(
+        'create function ratings_insert_rollups() returns trigger language plpgsql as %L',
+        'begin ' || array_to_string(rating_rollup_statements(signed_rows('INSERT')), '; ')
+        || '; return null; end');
+    execute format(
+        'create function dossiers_insert_rollups() returns trigger language plpgsql as %L',
+        'begin ' || array_to_string(dossier_rollup_statements(signed_rows('INSERT')), '; ')
+        || '; return null; end');
+end
+$do$;
+
 -- Transition tables allow one event per trigger, hence three of each.
 create trigger ratings_rollups_insert after insert on ratings
-    referencing new table as new_rows for each statement execute function ratings_keep_rollups();
+    referencing new table as new_rows for each statement execute function ratings_insert_rollups();
 create trigger ratings_rollups_update after update on ratings
     referencing old table as old_rows new table as new_rows for each statement execute function ratings_keep_rollups();
 create trigger ratings_rollups_delete after delete on ratings
     referencing old table as old_rows for each statement execute function ratings_keep_rollups();
 create trigger dossiers_rollups_insert after insert on dossiers
-    referencing new table as new_rows for each statement execute function dossiers_keep_rollups();
+    referencing new table as new_rows for each statement execute function dossiers_insert_rollups();
 create trigger dossiers_rollups_update after update on dossiers
     referencing old table as old_rows new table as new_rows for each statement execute function dossiers_keep_rollups();
 create trigger dossiers_rollups_delete after delete on dossiers
