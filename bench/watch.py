@@ -882,8 +882,7 @@ def render(report: Report) -> tuple[str, bool]:
             f"   first run   {sweep.first_s:6.2f} s   {sweep.first_evaluated} rows judged; moved: {moved}",
             f"   steady      {sweep.median_s:6.2f} s   median of {len(sweep.steady_s)}, worst "
             f"{max(sweep.steady_s, default=float('nan')):.2f} s ({runs} s); {sweep.steady_evaluated} rows judged",
-            "               (one connection, as the worker's pool keeps them: from the 6th execution PostgreSQL may "
-            "run the prepared sweep on a generic plan)",
+            "               (one connection reused, as the worker's pool does)",
             f"   open alerts {sweep.open_alerts} in {sweep.communes_alerted} communes "
             f"({sweep.communes_alerted / max(1, sizes.communes if sizes else 1):.1%}): {by_indicator}",
             "",
