@@ -68,6 +68,7 @@ from bench.client import (
     closed_loop,
     cores,
     encode_request,
+    event_loop_factory,
     open_loop,
     send,
 )
@@ -581,7 +582,7 @@ def render(report: Report) -> tuple[str, bool]:
         f"          RATING_DAILY_LIMIT={DAILY_LIMIT}, NEW_INSTALLS_PER_ADDRESS={DAILY_LIMIT} (limits lifted for the "
         "benchmark: its citizens rate far more often than people do, from one address)",
         f"load      client in this process (asyncio HTTP/1.1 keep-alive, "
-        f"{'uvloop' if _uvloop() else 'asyncio loop'}), sharing the {cores()} cores with the servers",
+        f"{'uvloop' if event_loop_factory() else 'asyncio loop'}), sharing the {cores()} cores with the servers",
         f"          phase A: closed loop, {args.connections} connections, {args.warmup:g} s warm-up + "
         f"{args.duration:g} s counted; phase B: open loop {args.rate:g}/s for {args.rate_duration:g} s",
     ]
@@ -668,22 +669,10 @@ def render(report: Report) -> tuple[str, bool]:
     return "\n".join(lines), all(ok for _, _, ok in checks)
 
 
-def _uvloop() -> bool:
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.chdir(ROOT)
-    loop_factory = None
-    if _uvloop():
-        import uvloop
-
-        loop_factory = uvloop.new_event_loop
+    loop_factory = event_loop_factory()
     try:
         with backing_servers() as backing, asyncio.Runner(loop_factory=loop_factory) as runner:
             report = runner.run(run(args, backing))

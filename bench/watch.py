@@ -64,7 +64,7 @@ from backend.embedded import with_database
 from backend.security import issue_token
 from backend.services.evaluator import evaluate
 from backend.settings import Settings
-from bench.client import HttpConnection, PhaseResult, cores, encode_request, open_loop, send
+from bench.client import HttpConnection, PhaseResult, cores, encode_request, event_loop_factory, open_loop, send
 from bench.dataset import Dataset, Service
 from bench.ratings import (
     BENCH_DIR,
@@ -974,24 +974,12 @@ def render(report: Report) -> tuple[str, bool]:
     return "\n".join(lines), all(ok for _, _, ok in checks)
 
 
-def _uvloop() -> bool:
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.chdir(ROOT)
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))  # tests.fcm_server, the local FCM
-    loop_factory = None
-    if _uvloop():
-        import uvloop
-
-        loop_factory = uvloop.new_event_loop
+    loop_factory = event_loop_factory()
     try:
         with backing_servers() as backing, asyncio.Runner(loop_factory=loop_factory) as runner:
             if urllib.parse.urlsplit(backing.admin_url).path.strip("/") == DATABASE:
