@@ -19,9 +19,10 @@ rule, and says what the alert becomes, which events to record and whom to notify
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 State = Literal["pending", "firing", "acknowledged", "resolved"]
 Notify = Literal["firing", "reminder", "escalated", "resolved"]
@@ -62,6 +63,11 @@ class Alert:
 
     def silenced(self, now: datetime) -> bool:
         return self.silenced_until is not None and self.silenced_until > now
+
+
+def alert_of(row: Mapping[str, Any]) -> Alert:
+    """The state-machine view of an alert row (the columns share the field names)."""
+    return Alert(**{f.name: row[f.name] for f in fields(Alert)})
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,39 @@ create table commune_processing_daily (
 );
 create index commune_processing_daily_province_idx on commune_processing_daily (province_code, day);
 
+-- What a rating rollup row holds: the net sums of signed rating rows `d`, which rows
+-- netting to nothing are skipped, and how a row absorbs a delta. Both grains share them.
+create function rating_sums() returns text
+language sql immutable
+return $q$
+               sum(d.sign)::int as ratings,
+               coalesce(sum(d.sign) filter (where d.score >= 4), 0)::int as satisfied,
+               coalesce(sum(d.sign) filter (where d.verified), 0)::int as verified,
+               sum(d.sign * d.score)::int as score_sum,
+               array[coalesce(sum(d.sign) filter (where d.score = 1), 0), coalesce(sum(d.sign) filter (where d.score = 2), 0),
+                     coalesce(sum(d.sign) filter (where d.score = 3), 0), coalesce(sum(d.sign) filter (where d.score = 4), 0),
+                     coalesce(sum(d.sign) filter (where d.score = 5), 0)]::int[] as score_counts,
+               array[coalesce(sum(d.sign * d.score_access), 0), coalesce(sum(d.sign * d.score_procedure), 0),
+                     coalesce(sum(d.sign * d.score_attitude), 0), coalesce(sum(d.sign * d.score_result), 0),
+                     coalesce(sum(d.sign * d.score_timeliness), 0)]::int[] as dim_sums,
+               array[coalesce(sum(d.sign) filter (where d.score_access is not null), 0),
+                     coalesce(sum(d.sign) filter (where d.score_procedure is not null), 0),
+                     coalesce(sum(d.sign) filter (where d.score_attitude is not null), 0),
+                     coalesce(sum(d.sign) filter (where d.score_result is not null), 0),
+                     coalesce(sum(d.sign) filter (where d.score_timeliness is not null), 0)]::int[] as dim_counts$q$;
+
+create function rating_sums_nonzero() returns text
+language sql immutable
+return $q$(g.ratings, g.satisfied, g.verified, g.score_sum) <> (0, 0, 0, 0)
+       or g.score_counts <> '{0,0,0,0,0}' or g.dim_sums <> '{0,0,0,0,0}' or g.dim_counts <> '{0,0,0,0,0}'$q$;
+
+create function rating_sums_merge() returns text
+language sql immutable
+return $q$ratings = t.ratings + excluded.ratings, satisfied = t.satisfied + excluded.satisfied,
+        verified = t.verified + excluded.verified, score_sum = t.score_sum + excluded.score_sum,
+        score_counts = add5(t.score_counts, excluded.score_counts),
+        dim_sums = add5(t.dim_sums, excluded.dim_sums), dim_counts = add5(t.dim_counts, excluded.dim_counts)$q$;
+
 -- The rollup statements for a source of signed rows. `src` is a query returning
 -- `sign` and the columns of the raw table. Rows are upserted in key order so that
 -- concurrent writers lock rollup rows in one order and cannot deadlock.
@@ -102,69 +135,28 @@ return array[
            g.verified, g.score_sum, g.score_counts, g.dim_sums, g.dim_counts
     from (
         select date_trunc('hour', d.served_at, 'UTC') as hour, d.commune_service_id,
-               coalesce(d.official_id, 0) as official_id, d.commune_code,
-               sum(d.sign)::int as ratings,
-               coalesce(sum(d.sign) filter (where d.score >= 4), 0)::int as satisfied,
-               coalesce(sum(d.sign) filter (where d.verified), 0)::int as verified,
-               sum(d.sign * d.score)::int as score_sum,
-               array[coalesce(sum(d.sign) filter (where d.score = 1), 0), coalesce(sum(d.sign) filter (where d.score = 2), 0),
-                     coalesce(sum(d.sign) filter (where d.score = 3), 0), coalesce(sum(d.sign) filter (where d.score = 4), 0),
-                     coalesce(sum(d.sign) filter (where d.score = 5), 0)]::int[] as score_counts,
-               array[coalesce(sum(d.sign * d.score_access), 0), coalesce(sum(d.sign * d.score_procedure), 0),
-                     coalesce(sum(d.sign * d.score_attitude), 0), coalesce(sum(d.sign * d.score_result), 0),
-                     coalesce(sum(d.sign * d.score_timeliness), 0)]::int[] as dim_sums,
-               array[coalesce(sum(d.sign) filter (where d.score_access is not null), 0),
-                     coalesce(sum(d.sign) filter (where d.score_procedure is not null), 0),
-                     coalesce(sum(d.sign) filter (where d.score_attitude is not null), 0),
-                     coalesce(sum(d.sign) filter (where d.score_result is not null), 0),
-                     coalesce(sum(d.sign) filter (where d.score_timeliness is not null), 0)]::int[] as dim_counts
+               coalesce(d.official_id, 0) as official_id, d.commune_code, %2$s
         from (%1$s) d
         group by 1, 2, 3, 4
     ) g
-    where (g.ratings, g.satisfied, g.verified, g.score_sum) <> (0, 0, 0, 0)
-       or g.score_counts <> '{0,0,0,0,0}' or g.dim_sums <> '{0,0,0,0,0}' or g.dim_counts <> '{0,0,0,0,0}'
+    where %3$s
     order by g.commune_service_id, g.official_id, g.hour
-    on conflict (commune_service_id, official_id, hour) do update set
-        ratings = t.ratings + excluded.ratings, satisfied = t.satisfied + excluded.satisfied,
-        verified = t.verified + excluded.verified, score_sum = t.score_sum + excluded.score_sum,
-        score_counts = add5(t.score_counts, excluded.score_counts),
-        dim_sums = add5(t.dim_sums, excluded.dim_sums), dim_counts = add5(t.dim_counts, excluded.dim_counts)
-    $q$, src),
+    on conflict (commune_service_id, official_id, hour) do update set %4$s
+    $q$, src, rating_sums(), rating_sums_nonzero(), rating_sums_merge()),
     format($q$
     insert into commune_rollups_daily as t
         (day, commune_code, province_code, ratings, satisfied, verified, score_sum, score_counts, dim_sums, dim_counts)
     select g.day, g.commune_code, (select c.province_code from communes c where c.code = g.commune_code),
-           g.ratings, g.satisfied, g.verified, g.score_sum,
-           g.score_counts, g.dim_sums, g.dim_counts
+           g.ratings, g.satisfied, g.verified, g.score_sum, g.score_counts, g.dim_sums, g.dim_counts
     from (
-        select (d.served_at at time zone 'Asia/Ho_Chi_Minh')::date as day, d.commune_code,
-               sum(d.sign)::int as ratings,
-               coalesce(sum(d.sign) filter (where d.score >= 4), 0)::int as satisfied,
-               coalesce(sum(d.sign) filter (where d.verified), 0)::int as verified,
-               sum(d.sign * d.score)::int as score_sum,
-               array[coalesce(sum(d.sign) filter (where d.score = 1), 0), coalesce(sum(d.sign) filter (where d.score = 2), 0),
-                     coalesce(sum(d.sign) filter (where d.score = 3), 0), coalesce(sum(d.sign) filter (where d.score = 4), 0),
-                     coalesce(sum(d.sign) filter (where d.score = 5), 0)]::int[] as score_counts,
-               array[coalesce(sum(d.sign * d.score_access), 0), coalesce(sum(d.sign * d.score_procedure), 0),
-                     coalesce(sum(d.sign * d.score_attitude), 0), coalesce(sum(d.sign * d.score_result), 0),
-                     coalesce(sum(d.sign * d.score_timeliness), 0)]::int[] as dim_sums,
-               array[coalesce(sum(d.sign) filter (where d.score_access is not null), 0),
-                     coalesce(sum(d.sign) filter (where d.score_procedure is not null), 0),
-                     coalesce(sum(d.sign) filter (where d.score_attitude is not null), 0),
-                     coalesce(sum(d.sign) filter (where d.score_result is not null), 0),
-                     coalesce(sum(d.sign) filter (where d.score_timeliness is not null), 0)]::int[] as dim_counts
+        select (d.served_at at time zone 'Asia/Ho_Chi_Minh')::date as day, d.commune_code, %2$s
         from (%1$s) d
         group by 1, 2
     ) g
-    where (g.ratings, g.satisfied, g.verified, g.score_sum) <> (0, 0, 0, 0)
-       or g.score_counts <> '{0,0,0,0,0}' or g.dim_sums <> '{0,0,0,0,0}' or g.dim_counts <> '{0,0,0,0,0}'
+    where %3$s
     order by g.commune_code, g.day
-    on conflict (commune_code, day) do update set
-        ratings = t.ratings + excluded.ratings, satisfied = t.satisfied + excluded.satisfied,
-        verified = t.verified + excluded.verified, score_sum = t.score_sum + excluded.score_sum,
-        score_counts = add5(t.score_counts, excluded.score_counts),
-        dim_sums = add5(t.dim_sums, excluded.dim_sums), dim_counts = add5(t.dim_counts, excluded.dim_counts)
-    $q$, src)
+    on conflict (commune_code, day) do update set %4$s
+    $q$, src, rating_sums(), rating_sums_nonzero(), rating_sums_merge())
 ];
 
 -- A dossier contributes "received" at its receipt and, once completed, "completed"

@@ -27,17 +27,7 @@ WindowQuery = Annotated[
 ]
 OnQuery = Annotated[date | None, QueryParameter(description="Local day the window ends on or contains; default today")]
 SortQuery = Annotated[
-    Literal[
-        "satisfaction_rate",
-        "mean_score",
-        "on_time_rate",
-        "verified_share",
-        "volume",
-        "processing_median_hours",
-        "processing_p90_hours",
-        "feedback_backlog",
-        "feedback_overdue",
-    ],
+    service.SortKey,
     QueryParameter(description="Indicator to rank by"),
 ]
 OrderQuery = Annotated[

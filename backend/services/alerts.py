@@ -8,8 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from backend.alert_states import Alert as AlertSnapshot
-from backend.alert_states import InvalidTransition, Step, acknowledge, silence
+from backend.alert_states import InvalidTransition, Step, acknowledge, alert_of, silence
 from backend.audit import record_audit
 from backend.auth import StaffPrincipal
 from backend.errors import AppError
@@ -130,19 +129,6 @@ values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 """
 
 
-def _snapshot(row: Any) -> AlertSnapshot:
-    return AlertSnapshot(
-        state=row["state"],
-        pending_since=row["pending_since"],
-        fired_at=row["fired_at"],
-        acknowledged_at=row["acknowledged_at"],
-        resolved_at=row["resolved_at"],
-        last_notified_at=row["last_notified_at"],
-        escalated_at=row["escalated_at"],
-        silenced_until=row["silenced_until"],
-    )
-
-
 async def _handle(conn: Any, staff: StaffPrincipal, alert_id: int, action: str, data: dict[str, Any]) -> AlertDetail:
     row = await _visible(conn, staff, alert_id, lock=True)
     if not row["handles"]:
@@ -150,9 +136,9 @@ async def _handle(conn: Any, staff: StaffPrincipal, alert_id: int, action: str, 
     now = datetime.now(UTC)
     try:
         if action == "acknowledge":
-            result: Step = acknowledge(_snapshot(row), now)
+            result: Step = acknowledge(alert_of(row), now)
         else:
-            result = silence(_snapshot(row), data["until"], now)
+            result = silence(alert_of(row), data["until"], now)
     except InvalidTransition:
         raise AppError("invalid_alert_transition") from None
     except ValueError:

@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from backend.alert_states import Alert, Judgement, Rule, Step, step
+from backend.alert_states import Alert, Judgement, Rule, Step, alert_of, step
 from backend.services.notifications import Notification, queue_notifications
 from backend.windows import WINDOW_SPECS, window_for
 
@@ -241,21 +241,6 @@ class _Change:
     alert_id: int | None = None
 
 
-def _snapshot(row: Any) -> Alert | None:
-    if row["alert_id"] is None:
-        return None
-    return Alert(
-        state=row["state"],
-        pending_since=row["pending_since"],
-        fired_at=row["fired_at"],
-        acknowledged_at=row["acknowledged_at"],
-        resolved_at=row["resolved_at"],
-        last_notified_at=row["last_notified_at"],
-        escalated_at=row["escalated_at"],
-        silenced_until=row["silenced_until"],
-    )
-
-
 def format_value(indicator: str, value: float | None) -> str:
     if value is None:
         return "–"
@@ -367,7 +352,12 @@ async def _evaluate(
                 repeat_seconds=row["repeat_seconds"],
                 escalation_seconds=row["escalation_seconds"],
             )
-            judged = step(_snapshot(row), Judgement(row["breaching"], row["recovered"]), rule, now)
+            judged = step(
+                alert_of(row) if row["alert_id"] is not None else None,
+                Judgement(row["breaching"], row["recovered"]),
+                rule,
+                now,
+            )
             if judged.alert is not None or judged.events:
                 changes.append(_Change(row, judged, row["alert_id"]))
         withdrawn = await conn.fetch(WITHDRAWN_SQL, communes)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from backend.auth import StaffPrincipal
 from backend.errors import AppError, Text
@@ -381,7 +381,7 @@ where c.province_code = $3
 
 # The ways a breakdown may be sorted, and which way is worse.
 HIGHER_IS_WORSE = {"processing_median_hours", "processing_p90_hours", "feedback_backlog", "feedback_overdue"}
-SORTABLE = (
+SortKey = Literal[
     "satisfaction_rate",
     "mean_score",
     "on_time_rate",
@@ -391,7 +391,7 @@ SORTABLE = (
     "processing_p90_hours",
     "feedback_backlog",
     "feedback_overdue",
-)
+]
 
 
 def sort_key(values: IndicatorValues, sort: str, worst_first: bool) -> tuple[int, float]:
