@@ -6,12 +6,15 @@ from msgspec import Meta
 from schemas.base import Base
 from schemas.types import Locale, Platform
 
+FID_PATTERN = r"^[A-Za-z0-9_-]+$"
+TOKEN_PATTERN = r"^[A-Za-z0-9_:.-]+$"
+
 Fid = Annotated[
     str,
     Meta(
         min_length=8,
         max_length=200,
-        pattern=r"^[A-Za-z0-9_-]+$",
+        pattern=FID_PATTERN,
         description="The app's Firebase installation ID (FID)",
     ),
 ]
@@ -20,7 +23,7 @@ RegistrationToken = Annotated[
     Meta(
         min_length=32,
         max_length=4096,
-        pattern=r"^[A-Za-z0-9_:.-]+$",
+        pattern=TOKEN_PATTERN,
         description="A legacy FCM registration token, from app versions that do not send their FID",
     ),
 ]

@@ -179,3 +179,19 @@ async def test_old_devices_are_retired_beyond_the_limit(
     listed = [d["id"] for d in (await client.get("/v1/me/devices", headers=chair)).json()["items"]]
     assert sorted(listed) == sorted(ids[1:])
     assert await db.fetchval("select retired_reason from devices where id = $1", ids[0]) == "superseded"
+
+
+async def test_a_device_is_deleted_by_its_fid_as_the_app_knows_it(
+    client: AsyncTestClient[Any], headers_for: TokenFor
+) -> None:
+    chair, other = await headers_for("chair.badinh"), await headers_for("chair.hoankiem")
+    fid = new_fid()
+    await register(client, chair, fid=fid)
+    assert (await client.delete("/v1/me/devices", params={"fid": fid}, headers=other)).status_code == 404
+    neither = await client.delete("/v1/me/devices", headers=chair)
+    assert neither.status_code == 422 and neither.json()["code"] == "device_target_required"
+    assert (await client.delete("/v1/me/devices", params={"fid": fid}, headers=chair)).status_code == 204
+    assert (await client.get("/v1/me/devices", headers=chair)).json()["items"] == []
+    assert (await client.delete("/v1/me/devices", params={"fid": fid}, headers=chair)).status_code == 404
+    bad = await client.delete("/v1/me/devices", params={"fid": "not a fid!"}, headers=chair)
+    assert bad.status_code == 400

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Controller, Response, delete, get, post
-from litestar.params import JSONBody
+from litestar.params import JSONBody, QueryParameter
 
 from backend.api.params import DB, AnyPrincipal, IdPath
 from backend.api.problems import problem_responses
 from backend.auth import any_caller
 from backend.services import devices
-from schemas.devices import Device, DeviceList, DeviceRegistration
+from schemas.devices import FID_PATTERN, TOKEN_PATTERN, Device, DeviceList, DeviceRegistration
 
 
 class DeviceController(Controller):
@@ -32,6 +34,30 @@ class DeviceController(Controller):
     @get(operation_id="ListMyDevices", summary="The caller's devices that receive pushes")
     async def list_devices(self, db: DB, principal: AnyPrincipal) -> DeviceList:
         return await devices.list_devices(db, principal)
+
+    @delete(
+        operation_id="DeleteDeviceByTarget",
+        summary="Stop pushes to the caller's device with this fid (or legacy registration token)",
+        responses=problem_responses(404, 422),
+    )
+    async def delete_device_target(
+        self,
+        db: DB,
+        principal: AnyPrincipal,
+        fid: Annotated[
+            str | None,
+            QueryParameter(
+                min_length=8, max_length=200, pattern=FID_PATTERN, description="The app's Firebase installation ID"
+            ),
+        ] = None,
+        registration_token: Annotated[
+            str | None,
+            QueryParameter(
+                min_length=32, max_length=4096, pattern=TOKEN_PATTERN, description="A legacy registration token"
+            ),
+        ] = None,
+    ) -> None:
+        await devices.delete_device_target(db, principal, fid, registration_token)
 
     @delete(
         "/{device_id:int}",

@@ -151,3 +151,19 @@ async def delete_device(conn: Any, principal: Principal, device_id: int) -> None
     user_id, citizen_id = _owner(principal)
     if await conn.fetchval(DELETE_DEVICE_SQL, user_id, citizen_id, device_id) is None:
         raise AppError("device_not_found")
+
+
+DELETE_TARGET_SQL = """
+update devices set retired_at = now(), retired_reason = 'deleted'
+where retired_at is null and (user_id = $1 or citizen_id = $2) and (fid = $3 or registration_token = $4)
+returning id
+"""
+
+
+async def delete_device_target(conn: Any, principal: Principal, fid: str | None, token: str | None) -> None:
+    """As delete_device, naming the device by what the app knows: its fid (or legacy token)."""
+    if (fid is None) == (token is None):
+        raise AppError("device_target_required")
+    user_id, citizen_id = _owner(principal)
+    if await conn.fetchval(DELETE_TARGET_SQL, user_id, citizen_id, fid, token) is None:
+        raise AppError("device_not_found")
