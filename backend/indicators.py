@@ -112,6 +112,11 @@ class Sums:
     processing: dict[int, int] = field(default_factory=dict)
     feedback_backlog: int = 0
     feedback_overdue: int = 0
+    answered_on_time: int = 0
+    answered_late: int = 0
+    answers_rated: int = 0
+    answers_satisfied: int = 0
+    answer_times: dict[int, int] = field(default_factory=dict)
 
 
 def _hours(seconds: float | None) -> float | None:
@@ -139,4 +144,10 @@ def indicator_values(sums: Sums) -> IndicatorValues:
         processing_p90_hours=Measure(value=p90, sample_size=processed),
         feedback_backlog=sums.feedback_backlog,
         feedback_overdue=sums.feedback_overdue,
+        feedback_answered_on_time=rate(sums.answered_on_time, sums.answered_on_time + sums.answered_late),
+        feedback_answer_median_hours=Measure(
+            value=_hours(histogram_quantile(sums.answer_times, 0.5)),
+            sample_size=sum(c for c in sums.answer_times.values() if c > 0),
+        ),
+        feedback_answer_satisfaction=rate(sums.answers_satisfied, sums.answers_rated),
     )

@@ -43,6 +43,12 @@ class IndicatorValues(Base, kw_only=True):
     """Feedback items open now (received, triaged or forwarded)."""
     feedback_overdue: int
     """Forwarded feedback items past their response deadline now."""
+    feedback_answered_on_time: Measure
+    """Share of feedback answered in the window by its response deadline."""
+    feedback_answer_median_hours: Measure
+    """Median time from submission to answer, of feedback answered in the window."""
+    feedback_answer_satisfaction: Measure
+    """Share of rated answers that citizens scored 4 or 5."""
 
 
 ScopeKind = Literal["nation", "province", "commune", "service", "official"]

@@ -12,7 +12,14 @@ from schemas.base import Base
 from schemas.types import CommuneCode, ProvinceCode, ScopeKind
 
 RuleIndicator = Literal[
-    "satisfaction_rate", "verified_share", "on_time_rate", "mean_score", "feedback_backlog", "feedback_overdue"
+    "satisfaction_rate",
+    "verified_share",
+    "on_time_rate",
+    "mean_score",
+    "feedback_backlog",
+    "feedback_overdue",
+    "feedback_answered_on_time",
+    "feedback_answer_satisfaction",
 ]
 Comparator = Literal["below", "above"]
 RuleWindow = Literal["7d", "30d", "90d", "day", "week", "month"]

@@ -347,3 +347,32 @@ class _ArqLike:
 
     async def enqueue_job(self, name: str, **_: Any) -> None:
         self.enqueued.append(name)
+
+
+async def test_thresholds_fire_on_the_fronts_answers(
+    client: AsyncTestClient[Any], headers_for: TokenFor, db: asyncpg.Connection
+) -> None:
+    from tests.test_indicators import add_feedback
+
+    created = await client.post(
+        "/v1/threshold-rules",
+        json={
+            "indicator": "feedback_answer_satisfaction",
+            "scope_kind": "commune",
+            "commune_code": "00004",
+            "comparator": "below",
+            "value": 0.6,
+            "window": "30d",
+            "min_sample": 5,
+        },
+        headers=await headers_for("admin.hanoi"),
+    )
+    assert created.status_code == 201, created.text
+    for _ in range(5):
+        await add_feedback(db, hours_to_answer=10, due_in_hours=24, rating=1)
+    result = await evaluate(db, communes=["00004"])
+    assert result.transitions == {"fired": 1}
+    alert = await db.fetchrow("select indicator, value, sample_size from alerts")
+    assert (alert["indicator"], alert["value"], alert["sample_size"]) == ("feedback_answer_satisfaction", 0, 5)
+    title = await db.fetchval("select title_vi from notification_outbox")
+    assert title == "Cảnh báo: Tỷ lệ hài lòng với trả lời — Phường Ba Đình"

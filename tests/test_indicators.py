@@ -291,3 +291,55 @@ async def test_an_official_reads_their_own_figures_only(
     assert (await client.get("/v1/indicators", params={"official": other}, headers=official)).status_code == 403
     assert (await client.get("/v1/indicators", headers=citizen_headers)).status_code in (401, 403)
     assert (await client.get("/v1/indicators")).status_code == 401
+
+
+async def add_feedback(
+    db: asyncpg.Connection, *, hours_to_answer: float, due_in_hours: float, rating: int | None
+) -> int:
+    """An answered feedback item, written as the workflow leaves it."""
+    created = datetime.now(UTC) - timedelta(days=2)
+    item_id: int = await db.fetchval(
+        """
+        insert into feedback (reference, category, commune_code, status, body, is_anonymous, created_at,
+                              response_due_at, answered_at, answer, answer_rating)
+        values ($1, 'complaint', '00004', 'answered', 'Thủ tục chậm', true, $2, $3, $4, 'Đã xử lý', $5)
+        returning id
+        """,
+        f"T-{uuid.uuid4().hex[:10]}",
+        created,
+        created + timedelta(hours=due_in_hours),
+        created + timedelta(hours=hours_to_answer),
+        rating,
+    )
+    return item_id
+
+
+async def test_answers_to_feedback_feed_the_indicators(
+    client: AsyncTestClient[Any], db: asyncpg.Connection, headers_for: TokenFor
+) -> None:
+    await add_feedback(db, hours_to_answer=10, due_in_hours=24, rating=5)
+    await add_feedback(db, hours_to_answer=20, due_in_hours=24, rating=4)
+    late = await add_feedback(db, hours_to_answer=30, due_in_hours=24, rating=None)
+    # Rated later, and reopened items leave the figures when their answer is withdrawn.
+    await db.execute("update feedback set answer_rating = 1 where id = $1", late)
+    reopened = await add_feedback(db, hours_to_answer=5, due_in_hours=24, rating=None)
+    await db.execute("update feedback set status = 'triaged', answered_at = null where id = $1", reopened)
+
+    chair = await headers_for("chair.badinh")
+    values = (await client.get("/v1/indicators", params={"commune": "00004", "window": "7d"}, headers=chair)).json()[
+        "values"
+    ]
+    assert values["feedback_answered_on_time"]["value"] == pytest.approx(2 / 3)
+    assert values["feedback_answered_on_time"]["sample_size"] == 3
+    assert values["feedback_answer_satisfaction"]["value"] == pytest.approx(2 / 3)
+    assert 20 * 0.8 < values["feedback_answer_median_hours"]["value"] < 20 * 1.25
+    assert values["feedback_backlog"] == 1  # the reopened one
+    incremental = await snapshot(db)
+    await rebuild_rollups(db)
+    assert await snapshot(db) == incremental
+    province = await client.get(
+        "/v1/indicators/breakdown",
+        params={"by": "commune", "province": "01", "sort": "feedback_answered_on_time"},
+        headers=await headers_for("admin.hanoi"),
+    )
+    assert province.json()["rows"][0]["commune_code"] == "00004"

@@ -57,6 +57,15 @@ sums as (
     where $1::text[] is null or d.commune_code = any($1::text[])
     group by w.spec, d.commune_code
 ),
+answers as (
+    select w.spec, a.commune_code, sum(a.answered_on_time)::float8 as answered_on_time,
+           sum(a.answered_late)::float8 as answered_late, sum(a.rated)::float8 as rated,
+           sum(a.rating_satisfied)::float8 as rating_satisfied
+    from windows w
+    join feedback_rollups_daily a on a.day between w.first_day and w.last_day
+    where $1::text[] is null or a.commune_code = any($1::text[])
+    group by w.spec, a.commune_code
+),
 open_feedback as (
     select commune_code, count(*)::float8 as backlog,
            (count(*) filter (where status = 'forwarded' and response_due_at < $5))::float8 as overdue
@@ -77,24 +86,35 @@ measured as (
     from rules r
     left join sums s on s.spec = r.window_spec and s.commune_code = r.commune_code
     left join open_feedback f on f.commune_code = r.commune_code
+    left join answers an on an.spec = r.window_spec and an.commune_code = r.commune_code
     cross join lateral (
         select k.kind, k.successes, k.n,
                case when k.n > 0 and k.kind in ('rate', 'score') then k.total / k.n
                     when k.kind = 'count' then k.n end as value,
                case when k.n >= 2 then (coalesce(s.score_squares, 0) - k.total * k.total / k.n) / (k.n - 1) end
                    as spread
-        from (select case when r.indicator in ('satisfaction_rate', 'verified_share', 'on_time_rate') then 'rate'
+        from (select case when r.indicator in ('satisfaction_rate', 'verified_share', 'on_time_rate',
+                                               'feedback_answered_on_time', 'feedback_answer_satisfaction')
+                               then 'rate'
                           when r.indicator = 'mean_score' then 'score' else 'count' end as kind,
                      case r.indicator when 'satisfaction_rate' then coalesce(s.satisfied, 0)
                                       when 'verified_share' then coalesce(s.verified, 0)
-                                      when 'on_time_rate' then coalesce(s.on_time, 0) end as successes,
+                                      when 'on_time_rate' then coalesce(s.on_time, 0)
+                                      when 'feedback_answered_on_time' then coalesce(an.answered_on_time, 0)
+                                      when 'feedback_answer_satisfaction' then coalesce(an.rating_satisfied, 0)
+                                      end as successes,
                      case r.indicator when 'satisfaction_rate' then coalesce(s.satisfied, 0)
                                       when 'verified_share' then coalesce(s.verified, 0)
                                       when 'on_time_rate' then coalesce(s.on_time, 0)
+                                      when 'feedback_answered_on_time' then coalesce(an.answered_on_time, 0)
+                                      when 'feedback_answer_satisfaction' then coalesce(an.rating_satisfied, 0)
                                       when 'mean_score' then coalesce(s.score_sum, 0) end as total,
                      case r.indicator when 'on_time_rate' then coalesce(s.on_time, 0) + coalesce(s.late, 0)
                                       when 'feedback_backlog' then coalesce(f.backlog, 0)
                                       when 'feedback_overdue' then coalesce(f.overdue, 0)
+                                      when 'feedback_answered_on_time'
+                                          then coalesce(an.answered_on_time, 0) + coalesce(an.answered_late, 0)
+                                      when 'feedback_answer_satisfaction' then coalesce(an.rated, 0)
                                       else coalesce(s.ratings, 0) end as n) k
     ) m
 ),
@@ -215,6 +235,8 @@ INDICATOR_NAMES = {
     "mean_score": ("Điểm đánh giá trung bình", "Mean rating score"),
     "feedback_backlog": ("Phản ánh chưa xử lý xong", "Open feedback"),
     "feedback_overdue": ("Phản ánh quá hạn trả lời", "Overdue feedback"),
+    "feedback_answered_on_time": ("Tỷ lệ phản ánh trả lời đúng hạn", "Feedback answered on time"),
+    "feedback_answer_satisfaction": ("Tỷ lệ hài lòng với trả lời", "Satisfaction with answers"),
 }
 WINDOW_NAMES = {
     "7d": ("7 ngày", "7 days"),
@@ -224,7 +246,9 @@ WINDOW_NAMES = {
     "week": ("tuần này", "this week"),
     "month": ("tháng này", "this month"),
 }
-RATE_INDICATORS = frozenset({"satisfaction_rate", "verified_share", "on_time_rate"})
+RATE_INDICATORS = frozenset(
+    {"satisfaction_rate", "verified_share", "on_time_rate", "feedback_answered_on_time", "feedback_answer_satisfaction"}
+)
 
 
 @dataclass

@@ -181,15 +181,38 @@ SOURCES: dict[str, tuple[str, str, str, str]] = {
 }
 
 
+# The Front's answers, per commune and local day: none for a service or an official.
+ANSWER_SOURCES: dict[str, tuple[str, str]] = {
+    "nation": (f"feedback_rollups_daily where {_DAILY}", f"feedback_answer_time_daily where {_DAILY}"),
+    "province": (
+        f"feedback_rollups_daily where {_DAILY} and province_code = $3",
+        f"feedback_answer_time_daily where {_DAILY} and province_code = $3",
+    ),
+    "commune": (
+        f"feedback_rollups_daily where {_DAILY} and commune_code = $3",
+        f"feedback_answer_time_daily where {_DAILY} and commune_code = $3",
+    ),
+    "service": ("feedback_rollups_daily where false", "feedback_answer_time_daily where false"),
+    "official": ("feedback_rollups_daily where false", "feedback_answer_time_daily where false"),
+}
+ANSWER_SUMS = """coalesce(sum(answered_on_time), 0)::int as answered_on_time,
+       coalesce(sum(answered_late), 0)::int as answered_late, coalesce(sum(rated), 0)::int as answers_rated,
+       coalesce(sum(rating_satisfied), 0)::int as answers_satisfied"""
+
+
 def _sums_sql(kind: str) -> str:
     ratings, dossiers, processing, feedback = SOURCES[kind]
+    answers, answer_times = ANSWER_SOURCES[kind]
     return f"""
 with r as (select {_rating_sums()} from {ratings}),
      d as (select {DOSSIER_SUMS} from {dossiers}),
      p as (select array_agg(bucket) as buckets, array_agg(n) as counts
            from (select bucket, sum(dossiers)::int as n from {processing} group by bucket) x),
-     f as (select {FEEDBACK_COUNTS} from {feedback})
-select * from r, d, p, f
+     f as (select {FEEDBACK_COUNTS} from {feedback}),
+     a as (select {ANSWER_SUMS} from {answers}),
+     t as (select array_agg(bucket) as answer_buckets, array_agg(n) as answer_counts
+           from (select bucket, sum(items)::int as n from {answer_times} group by bucket) x)
+select * from r, d, p, f, a, t
 """
 
 
@@ -210,6 +233,11 @@ def _sums(row: Any) -> Sums:
         processing=dict(zip(row["buckets"] or (), row["counts"] or (), strict=True)),
         feedback_backlog=row["backlog"] or 0,
         feedback_overdue=row["overdue"] or 0,
+        answered_on_time=row.get("answered_on_time") or 0,
+        answered_late=row.get("answered_late") or 0,
+        answers_rated=row.get("answers_rated") or 0,
+        answers_satisfied=row.get("answers_satisfied") or 0,
+        answer_times=dict(zip(row.get("answer_buckets") or (), row.get("answer_counts") or (), strict=True)),
     )
 
 
@@ -363,7 +391,7 @@ select c.code as key, c.full_name as name, c.code as commune_code,
        coalesce(r.score_counts, '{{0,0,0,0,0}}') as score_counts, coalesce(r.dim_sums, '{{0,0,0,0,0}}') as dim_sums,
        coalesce(r.dim_counts, '{{0,0,0,0,0}}') as dim_counts,
        coalesce(r.on_time, 0) as on_time, coalesce(r.late, 0) as late, ph.buckets, ph.counts,
-       coalesce(f.backlog, 0) as backlog, coalesce(f.overdue, 0) as overdue
+       coalesce(f.backlog, 0) as backlog, coalesce(f.overdue, 0) as overdue, a.*, t.*
 from communes c
 left join (select commune_code, {_rating_sums()}, {DOSSIER_SUMS}
            from commune_rollups_daily where province_code = $3 and {_DAILY}
@@ -376,12 +404,26 @@ left join (select fb.commune_code, {FEEDBACK_COUNTS} from feedback fb
            join communes fc on fc.code = fb.commune_code
            where fc.province_code = $3 and fb.{OPEN_FEEDBACK}
            group by fb.commune_code) f on f.commune_code = c.code
+left join lateral (select {ANSWER_SUMS} from feedback_rollups_daily
+                   where commune_code = c.code and {_DAILY}) a on true
+left join lateral (select array_agg(bucket) as answer_buckets, array_agg(n) as answer_counts
+                   from (select bucket, sum(items)::int as n from feedback_answer_time_daily
+                         where commune_code = c.code and {_DAILY} group by bucket) x) t on true
 where c.province_code = $3
 """
 
 # The ways a breakdown may be sorted, and which way is worse.
-HIGHER_IS_WORSE = {"processing_median_hours", "processing_p90_hours", "feedback_backlog", "feedback_overdue"}
+HIGHER_IS_WORSE = {
+    "processing_median_hours",
+    "processing_p90_hours",
+    "feedback_backlog",
+    "feedback_overdue",
+    "feedback_answer_median_hours",
+}
 SortKey = Literal[
+    "feedback_answered_on_time",
+    "feedback_answer_median_hours",
+    "feedback_answer_satisfaction",
     "satisfaction_rate",
     "mean_score",
     "on_time_rate",

@@ -1,5 +1,5 @@
-"""Rollup maintenance. The rollups are kept current by triggers (migrations/0009); this
-recomputes them from the raw ratings and dossiers, for repair and for checking."""
+"""Rollup maintenance. The rollups are kept current by triggers (migrations/0009, 0014);
+this recomputes them from the raw ratings, dossiers and feedback, for repair and checking."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ ROLLUP_TABLES = (
     "dossier_rollups_hourly",
     "dossier_processing_hourly",
     "commune_processing_daily",
+    "feedback_rollups_daily",
+    "feedback_answer_time_daily",
 )
 
 REBUILD_SQL = "select rebuild_rollups()"

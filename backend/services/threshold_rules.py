@@ -45,6 +45,8 @@ RULE_INDICATORS: dict[str, str] = {
     "mean_score": "score",
     "feedback_backlog": "count",
     "feedback_overdue": "count",
+    "feedback_answered_on_time": "rate",
+    "feedback_answer_satisfaction": "rate",
 }
 
 # Inclusive range of each kind's values (None: unbounded).
