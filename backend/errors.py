@@ -215,6 +215,138 @@ CATALOG: dict[str, tuple[int, Text]] = {
             "A silence must end in the future and within 30 days",
         ),
     ),
+    # Front feedback workflow (backend/services/feedback_workflow.py).
+    "feedback_not_found": (404, Text("Không tìm thấy góp ý, phản ánh", "Feedback not found")),
+    "forward_not_found": (404, Text("Không tìm thấy nội dung được chuyển xử lý", "Forwarded feedback not found")),
+    "invalid_feedback_transition": (
+        409,
+        Text("Góp ý đang ở trạng thái không cho phép thao tác này", "The feedback's status does not allow this"),
+    ),
+    "feedback_leased": (
+        409,
+        Text(
+            "Một cán bộ khác đang xử lý góp ý này; vui lòng chờ hoặc nhờ cán bộ phụ trách giải phóng",
+            "Another staff member is working on this feedback; wait, or ask a supervisor to take it over",
+        ),
+    ),
+    "forward_not_answered": (
+        409,
+        Text("Cơ quan có thẩm quyền chưa trả lời", "The authority has not answered yet"),
+    ),
+    "forward_closed": (
+        409,
+        Text("Nội dung chuyển xử lý này không còn chờ trả lời", "This forwarded item no longer awaits an answer"),
+    ),
+    "no_accountable_authority": (
+        409,
+        Text(
+            "Không xác định được cơ quan có thẩm quyền (chưa có cán bộ phụ trách hoặc Chủ tịch UBND xã)",
+            "No accountable authority: neither an official holding the service nor a commune chair has an account",
+        ),
+    ),
+    "version_mismatch": (
+        412,
+        Text(
+            "Góp ý đã được người khác thay đổi; vui lòng tải lại rồi thử lại",
+            "The feedback was changed by someone else; reload it and try again",
+        ),
+    ),
+    "if_match_required": (
+        428,
+        Text(
+            'Thiếu tiêu đề If-Match với phiên bản hiện tại (ví dụ If-Match: "3")',
+            'The If-Match header with the current version is required (e.g. If-Match: "3")',
+        ),
+    ),
+    "invalid_merge": (
+        422,
+        Text(
+            "Chỉ gộp được vào một góp ý khác của cùng xã/phường, chưa bị gộp hay từ chối",
+            "A duplicate merges only into another item of the same commune that is not merged or rejected",
+        ),
+    ),
+    "invalid_assignee": (
+        422,
+        Text(
+            "Người được giao phải là cán bộ Mặt trận phụ trách xã/phường của góp ý",
+            "The assignee must be Front staff covering the feedback's commune",
+        ),
+    ),
+    "feedback_link_mismatch": (
+        422,
+        Text(
+            "Dịch vụ hoặc cán bộ được gắn phải thuộc xã/phường của góp ý",
+            "The linked service or official must belong to the feedback's commune",
+        ),
+    ),
+    "invalid_extension": (
+        422,
+        Text(
+            "Chỉ được gia hạn một lần, sau hạn hiện tại và trong giới hạn cho phép",
+            "An extension is allowed once, after the current due date and within the allowed limit",
+        ),
+    ),
+    "feedback_not_found": (404, Text("Không tìm thấy góp ý, phản ánh", "Feedback not found")),
+    "attachment_not_found": (404, Text("Không tìm thấy tệp đính kèm", "Attachment not found")),
+    "unknown_commune": (422, Text("Không tìm thấy xã/phường/đặc khu đã chọn", "The commune does not exist")),
+    "feedback_service_mismatch": (
+        422,
+        Text(
+            "Dịch vụ đã chọn không tồn tại hoặc không thuộc xã/phường này",
+            "The commune service does not exist or belongs to another commune",
+        ),
+    ),
+    "feedback_official_mismatch": (
+        422,
+        Text(
+            "Cán bộ đã chọn không tồn tại hoặc không thuộc xã/phường này",
+            "The official does not exist or belongs to another commune",
+        ),
+    ),
+    "invalid_contact": (
+        422,
+        Text(
+            "Cần ít nhất một thông tin liên hệ, hoặc chọn gửi ẩn danh (khi đó không gửi thông tin liên hệ)",
+            "Give at least one contact detail, or send anonymously (then with no contact details)",
+        ),
+    ),
+    "too_many_attachments": (
+        422,
+        Text("Chỉ được đính kèm tối đa 5 ảnh", "At most 5 photos may be attached"),
+    ),
+    "attachment_too_large": (
+        413,
+        Text("Mỗi ảnh đính kèm không được vượt quá 5 MB", "Each attached photo must be at most 5 MB"),
+    ),
+    "attachment_type_not_allowed": (
+        415,
+        Text(
+            "Chỉ nhận ảnh JPEG, PNG hoặc HEIC (kiểm tra theo nội dung tệp)",
+            "Only JPEG, PNG or HEIC photos are accepted (judged by the file's content)",
+        ),
+    ),
+    "feedback_not_answered": (
+        409,
+        Text("Góp ý này chưa được trả lời", "This feedback has not been answered yet"),
+    ),
+    "feedback_already_rated": (
+        409,
+        Text("Câu trả lời này đã được đánh giá", "This answer has already been rated"),
+    ),
+    "feedback_not_disputable": (
+        409,
+        Text(
+            "Chỉ có thể đề nghị xem xét lại góp ý đã được trả lời hoặc đã kết thúc",
+            "Only answered or closed feedback can be disputed",
+        ),
+    ),
+    "reveal_forbidden": (
+        403,
+        Text(
+            "Chỉ cán bộ Mặt trận có quyền xem danh tính người phản ánh mới được thực hiện thao tác này",
+            "Only Front staff holding the reveal permission over this commune may see a reporter's identity",
+        ),
+    ),
     "too_many_requests": (
         429,
         Text("Quá nhiều yêu cầu, vui lòng thử lại sau", "Too many requests; try again later"),

@@ -15,7 +15,11 @@ PROBLEM_DESCRIPTIONS = {
     403: "Role or scope does not allow this",
     404: "Not found",
     409: "Conflicts with what is already stored",
+    413: "The request or one of its parts is too large",
+    415: "Unsupported media type",
+    412: "The resource changed since the version in If-Match",
     422: "The body does not validate (see `errors`)",
+    428: "A precondition header (If-Match) is required",
     429: "Too many attempts (see Retry-After)",
     500: "Internal error (quote the request id)",
 }
