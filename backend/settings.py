@@ -6,6 +6,8 @@ and `commune-pulse settings` prints it as the README's configuration table.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -61,6 +63,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Ratings one app install may submit per local day (Asia/Ho_Chi_Minh) before 429."""
     rating_window: int = 30 * 86400
     """Seconds after using a service during which it may still be rated."""
+    feedback_escalation_grace: int = 3 * 86400
+    """Seconds a forwarded feedback item may stay overdue before the province Front is told."""
+    feedback_keys: tuple[tuple[str, str], ...] = ()
+    """(key id, base64 AES-256 key) pairs that feedback contact details are sealed with; old
+    ids stay listed so older rows still open. Empty (only without DATABASE_URL): one key
+    generated in data_dir."""
+    feedback_key_id: str | None = None
+    """The key id new items are sealed with; None: the first of feedback_keys."""
 
     @property
     def data_path(self) -> Path:
@@ -95,6 +105,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 raise SettingsError(f"FCM_CREDENTIALS: no such file {self.fcm_credentials!r}")
         if self.database_url and not self.jwt_secret:
             raise SettingsError("JWT_SECRET: required when DATABASE_URL is set (all API processes must share it)")
+        if self.database_url and not self.feedback_keys:
+            raise SettingsError("FEEDBACK_KEYS: required when DATABASE_URL is set (all API processes must share them)")
+        if self.feedback_key_id is not None and self.feedback_key_id not in dict(self.feedback_keys):
+            raise SettingsError(f"FEEDBACK_KEY_ID: {self.feedback_key_id!r} is not one of the FEEDBACK_KEYS ids")
 
 
 def _int_between(low: int, high: int) -> Callable[[str], int]:
@@ -154,6 +168,22 @@ def _prefix(raw: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", raw):
         raise ValueError("expected 1-40 letters, digits, '.', '_' or '-'")
     return raw
+
+
+def _feedback_keys(raw: str) -> tuple[tuple[str, str], ...]:
+    keys: list[tuple[str, str]] = []
+    for item in (piece.strip() for piece in raw.split(",")):
+        key_id, _, encoded = item.partition(":")
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", key_id) or any(key_id == k for k, _ in keys):
+            raise ValueError("expected comma-separated id:base64key pairs with distinct ids (letters, digits, ._-)")
+        try:
+            key = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            key = b""
+        if len(key) != 32:
+            raise ValueError(f"key {key_id!r} is not 32 bytes of base64 (make one: openssl rand -base64 32)")
+        keys.append((key_id, encoded.strip()))
+    return tuple(keys)
 
 
 @dataclass(frozen=True)
@@ -273,6 +303,29 @@ VARIABLES: tuple[Variable, ...] = (
         parse_duration,
         "30d",
         "How long after using a service a citizen may still rate it.",
+    ),
+    Variable(
+        "FEEDBACK_ESCALATION_GRACE",
+        "feedback_escalation_grace",
+        parse_duration,
+        "3d",
+        "How long forwarded feedback may stay overdue before the province Front is told.",
+    ),
+    Variable(
+        "FEEDBACK_KEYS",
+        "feedback_keys",
+        _feedback_keys,
+        "(generated)",
+        "AES-256-GCM keys sealing feedback contact details, `id:base64key` comma-separated (make a key: "
+        "`openssl rand -base64 32`). Keep retired keys listed so older items still open. Required with "
+        "`DATABASE_URL`; otherwise generated once into `DATA_DIR/secrets/feedback.keys`.",
+    ),
+    Variable(
+        "FEEDBACK_KEY_ID",
+        "feedback_key_id",
+        str,
+        "(first key)",
+        "Id of the `FEEDBACK_KEYS` key new feedback is sealed with; to rotate, add a key and point this at it.",
     ),
 )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from datetime import timedelta
 from typing import Any
 
 import msgspec
@@ -17,6 +18,7 @@ from backend.db import create_pool
 from backend.evaluation_schedule import schedule_evaluation, take_dirty
 from backend.push import create_push_provider
 from backend.services.evaluator import EvaluationResult, evaluate, evaluate_unless_busy
+from backend.services.feedback_deadlines import check_deadlines
 from backend.services.notifications import deliver_due
 from backend.settings import Settings
 
@@ -92,6 +94,19 @@ async def _evaluate(ctx: dict[str, Any], communes: list[str] | None, *, wait: bo
     return {**report, "transitions": result.transitions, "pushes": len(result.outbox_ids)}
 
 
+async def feedback_deadlines(ctx: dict[str, Any]) -> dict[str, int]:
+    """Every five minutes: mark overdue feedback, remind authorities, escalate past the grace."""
+    settings: Settings = ctx["settings"]
+    async with ctx["pool"].acquire() as conn:
+        report = await check_deadlines(conn, timedelta(seconds=settings.feedback_escalation_grace))
+    if report.outbox_ids:
+        await deliver_due(ctx["pool"], ctx["push"], report.outbox_ids)
+    result = {"overdue": report.overdue, "reminded": report.reminded, "escalated": report.escalated}
+    if report.overdue or report.escalated:
+        log.info("feedback deadlines", extra=result)
+    return result
+
+
 async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx.setdefault("settings", Settings.from_env())
     ctx["pool"] = await create_pool(settings)
@@ -119,6 +134,7 @@ class WorkerSettings:
         cron(purge_expired_sessions, hour={3}, minute={17}, run_at_startup=False),
         cron(relay_notifications, second=set(range(0, 60, 10)), run_at_startup=True),
         cron(sweep_thresholds, second={30}, run_at_startup=True, keep_result=0),
+        cron(feedback_deadlines, minute=set(range(2, 60, 5)), second={15}, run_at_startup=True, keep_result=0),
     ]
     on_startup = startup
     on_shutdown = shutdown
