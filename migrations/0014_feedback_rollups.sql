@@ -163,19 +163,29 @@ create table feedback_templates (
 );
 create index feedback_templates_category_idx on feedback_templates (category) where deleted_at is null;
 
-insert into feedback_templates (category, title, body, scope_kind) values
-    ('complaint', 'Đã tiếp nhận và chuyển xử lý',
-     'Ủy ban MTTQ đã tiếp nhận phản ánh của ông/bà và chuyển đến cơ quan có thẩm quyền. Cơ quan giải quyết đã trả lời như sau: …',
-     'national'),
-    ('suggestion', 'Cảm ơn kiến nghị',
-     'Cảm ơn ông/bà đã đóng góp ý kiến. Kiến nghị đã được chuyển đến cơ quan có thẩm quyền để nghiên cứu, tiếp thu: …',
-     'national'),
-    ('question', 'Trả lời câu hỏi',
-     'Về câu hỏi của ông/bà, cơ quan có thẩm quyền trả lời như sau: …',
-     'national'),
-    ('wrongdoing_report', 'Kết quả xác minh tố giác',
-     'Ủy ban MTTQ đã chuyển nội dung tố giác (đã che thông tin người tố giác) đến cơ quan có thẩm quyền xác minh. Kết quả: …',
-     'national'),
-    ('praise', 'Ghi nhận ý kiến khen ngợi',
-     'Cảm ơn ông/bà đã ghi nhận. Ý kiến đã được chuyển đến cán bộ và cơ quan liên quan.',
-     'national');
+-- The national defaults, in a function so a database emptied for tests gets them again;
+-- a category that already has a national template is left alone.
+create function seed_feedback_templates() returns integer
+language sql
+as $$
+    with defaults (category, title, body) as (values
+        ('complaint', 'Đã tiếp nhận và chuyển xử lý',
+         'Ủy ban MTTQ đã tiếp nhận phản ánh của ông/bà và chuyển đến cơ quan có thẩm quyền. Cơ quan giải quyết đã trả lời như sau: …'),
+        ('suggestion', 'Cảm ơn kiến nghị',
+         'Cảm ơn ông/bà đã đóng góp ý kiến. Kiến nghị đã được chuyển đến cơ quan có thẩm quyền để nghiên cứu, tiếp thu: …'),
+        ('question', 'Trả lời câu hỏi',
+         'Về câu hỏi của ông/bà, cơ quan có thẩm quyền trả lời như sau: …'),
+        ('wrongdoing_report', 'Kết quả xác minh tố giác',
+         'Ủy ban MTTQ đã chuyển nội dung tố giác (đã che thông tin người tố giác) đến cơ quan có thẩm quyền xác minh. Kết quả: …'),
+        ('praise', 'Ghi nhận ý kiến khen ngợi',
+         'Cảm ơn ông/bà đã ghi nhận. Ý kiến đã được chuyển đến cán bộ và cơ quan liên quan.')
+    ),
+    inserted as (
+        insert into feedback_templates (category, title, body, scope_kind)
+        select d.category, d.title, d.body, 'national' from defaults d
+        where not exists (select 1 from feedback_templates t where t.scope_kind = 'national' and t.category = d.category)
+        returning 1
+    )
+    select count(*)::integer from inserted
+$$;
+select seed_feedback_templates();

@@ -38,6 +38,7 @@ pytest_plugins = ["tests.fcm_server"]
 
 RUN_ID = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
 JWT_SECRET = "test-secret-" + "x" * 40
+FEEDBACK_KEYS = (("test1", "dGVzdC1mZWVkYmFjay1rZXktMzItYnl0ZXMtbG9uZyE="),)
 _counter = itertools.count(1)
 
 
@@ -84,6 +85,7 @@ def _settings(database_url: str, redis_url: str, prefix: str, data_dir: Path) ->
         redis_url=redis_url,
         data_dir=str(data_dir),
         jwt_secret=JWT_SECRET,
+        feedback_keys=FEEDBACK_KEYS,
         redis_key_prefix=prefix,
         db_pool_size=5,
         login_max_failures=3,
@@ -178,6 +180,7 @@ class DatabasePool:
             await conn.execute("set timezone = 'UTC'")
             await _seed_accounts(conn, self.password_hash)
             await conn.execute("select seed_national_threshold_rules()")  # seeded by migration 0010
+            await conn.execute("select seed_feedback_templates()")  # seeded by migration 0014
         finally:
             await conn.close()
 

@@ -7,6 +7,8 @@ from backend.api.auth import AuthController
 from backend.api.commune_services import CommuneServiceByIdController, CommuneServiceController
 from backend.api.communes import CommuneController
 from backend.api.devices import DeviceController
+from backend.api.feedback_reports import FeedbackReportController
+from backend.api.feedback_templates import FeedbackTemplateController
 from backend.api.health import HealthController
 from backend.api.indicators import IndicatorController
 from backend.api.integrations import IntegrationController
@@ -37,6 +39,8 @@ CONTROLLERS = [
     IntegrationController,
     IndicatorController,
     AlertController,
+    FeedbackTemplateController,
+    FeedbackReportController,
     ThresholdRuleController,
     CommuneThresholdRuleController,
 ]
