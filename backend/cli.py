@@ -82,6 +82,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from backend.app import create_app
+    from backend.crypto import feedback_keys_env
 
     with servers_for(settings) as resolved:
         asyncio.run(prepare_database(resolved, reference=False, demo=False))
@@ -94,6 +95,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                 DATABASE_URL=resolved.database_url or "",
                 REDIS_URL=resolved.redis_url or "",
                 JWT_SECRET=jwt_secret(resolved),
+                FEEDBACK_KEYS=feedback_keys_env(resolved),
             )
             uvicorn.run("backend.app:app_from_env", factory=True, workers=resolved.api_workers, **options)  # type: ignore[arg-type]
     return 0

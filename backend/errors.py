@@ -286,7 +286,7 @@ CATALOG: dict[str, tuple[int, Text]] = {
             "An extension is allowed once, after the current due date and within the allowed limit",
         ),
     ),
-    "feedback_not_found": (404, Text("Không tìm thấy góp ý, phản ánh", "Feedback not found")),
+    # Citizens' feedback, attachments and reveal (backend/services/feedback_citizen.py).
     "attachment_not_found": (404, Text("Không tìm thấy tệp đính kèm", "Attachment not found")),
     "unknown_commune": (422, Text("Không tìm thấy xã/phường/đặc khu đã chọn", "The commune does not exist")),
     "feedback_service_mismatch": (
@@ -336,8 +336,8 @@ CATALOG: dict[str, tuple[int, Text]] = {
     "feedback_not_disputable": (
         409,
         Text(
-            "Chỉ có thể đề nghị xem xét lại góp ý đã được trả lời hoặc đã kết thúc",
-            "Only answered or closed feedback can be disputed",
+            "Chỉ có thể đề nghị xem xét lại góp ý đã được trả lời, đã kết thúc hoặc bị từ chối",
+            "Only answered, closed or rejected feedback can be disputed",
         ),
     ),
     "reveal_forbidden": (

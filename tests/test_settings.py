@@ -21,6 +21,7 @@ def test_values_are_parsed() -> None:
         {
             "DATABASE_URL": "postgresql://u@db:5432/pulse",
             "JWT_SECRET": "s" * 32,
+            "FEEDBACK_KEYS": "k1:" + "A" * 43 + "=",
             "PORT": "9000",
             "JWT_ACCESS_TTL": "10m",
             "CITIZEN_TOKEN_TTL": "30d",
@@ -44,6 +45,12 @@ def test_values_are_parsed() -> None:
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL: expected a URL starting with postgres://"),
         ({"DATABASE_URL": "postgresql://x/db"}, "JWT_SECRET: required when DATABASE_URL is set"),
         ({"JWT_SECRET": "short"}, "JWT_SECRET: expected at least 32 characters"),
+        (
+            {"DATABASE_URL": "postgresql://x/db", "JWT_SECRET": "s" * 32},
+            "FEEDBACK_KEYS: required when DATABASE_URL is set",
+        ),
+        ({"FEEDBACK_KEYS": "k1:c2hvcnQ="}, "FEEDBACK_KEYS: key 'k1' is not 32 bytes"),
+        ({"FEEDBACK_KEYS": "k1:" + "A" * 43 + "=", "FEEDBACK_KEY_ID": "k2"}, "FEEDBACK_KEY_ID: 'k2' is not one"),
         ({"JWT_ACCESS_TTL": "15 minutes"}, "JWT_ACCESS_TTL: expected a duration"),
         ({"PUSH_PROVIDER": "sms"}, "PUSH_PROVIDER: expected one of log, fcm"),
         ({"PUSH_PROVIDER": "fcm"}, "FCM_CREDENTIALS: required when PUSH_PROVIDER=fcm"),
@@ -93,6 +100,7 @@ def test_an_unreachable_database_is_one_line_too(unused_tcp_port: int) -> None:
             "PATH": "/usr/bin:/bin",
             "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{unused_tcp_port}/x",
             "JWT_SECRET": "s" * 32,
+            "FEEDBACK_KEYS": "k1:" + "A" * 43 + "=",
             "REDIS_URL": "redis://127.0.0.1:1/0",
         },
         capture_output=True,

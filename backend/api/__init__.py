@@ -7,6 +7,7 @@ from backend.api.auth import AuthController
 from backend.api.commune_services import CommuneServiceByIdController, CommuneServiceController
 from backend.api.communes import CommuneController
 from backend.api.devices import DeviceController
+from backend.api.feedback import FeedbackController, FrontFeedbackConfidentialController, MyFeedbackController
 from backend.api.feedback_reports import FeedbackReportController
 from backend.api.feedback_templates import FeedbackTemplateController
 from backend.api.health import HealthController
@@ -39,6 +40,9 @@ CONTROLLERS = [
     IntegrationController,
     IndicatorController,
     AlertController,
+    FeedbackController,
+    MyFeedbackController,
+    FrontFeedbackConfidentialController,
     FeedbackTemplateController,
     FeedbackReportController,
     ThresholdRuleController,

@@ -1,0 +1,245 @@
+"""Citizens' feedback to the Front, and the two Front reads that guard the reporter:
+photos and the audited reveal of contact details."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.connection import ASGIConnection
+from litestar.datastructures import State, UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import Body, HeaderParameter, JSONBody
+
+from backend.api.params import DB, Citizen, CursorQuery, IdPath, LimitQuery, Staff
+from backend.api.problems import problem_responses
+from backend.auth import citizen_only, staff_with
+from backend.crypto import feedback_keyring
+from backend.errors import AppError
+from backend.items import convert_item
+from backend.services import feedback_citizen as service
+from backend.storage import attachment_store
+from schemas.feedback import (
+    FEEDBACK_ATTACHMENT_MAX_BYTES,
+    FEEDBACK_ATTACHMENTS_MAX,
+    AnswerRatingCreate,
+    DisputeCreate,
+    FeedbackCreate,
+    MyFeedback,
+    MyFeedbackPage,
+    RevealCreate,
+    RevealedContact,
+)
+from schemas.problem import FieldError
+from schemas.types import IDEMPOTENCY_KEY
+
+# Five full-size photos and the JSON part, with room for the multipart framing; larger
+# requests are refused with 413 before they are read to the end.
+SUBMISSION_MAX_BYTES = FEEDBACK_ATTACHMENTS_MAX * FEEDBACK_ATTACHMENT_MAX_BYTES + 256 * 1024
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        description="Required. A new key per intended write; a retry reuses it and gets the first answer "
+        "again (Idempotent-Replayed: true). Letters, digits, '_', '-', ':', '.'; at most 200.",
+    ),
+]
+
+
+def _key(idempotency_key: str | None) -> str:
+    if idempotency_key is None or not re.fullmatch(IDEMPOTENCY_KEY, idempotency_key):
+        raise AppError("idempotency_key_required")
+    return idempotency_key
+
+
+_UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`")
+
+
+def _feedback_part(raw: Any) -> FeedbackCreate:
+    """The `feedback` part as FeedbackCreate; problems name fields inside it ("contact.phone")."""
+    body = convert_item(raw, FeedbackCreate)
+    if not isinstance(body, AppError):
+        return body
+    for error in body.errors or []:
+        if error.field == "item":
+            unknown = _UNKNOWN_FIELD.match(error.message)
+            error.field = unknown["name"] if unknown else "feedback"
+    raise body
+
+
+def _answer(item: MyFeedback, replayed: bool, status: int) -> Response[MyFeedback]:
+    if replayed:
+        return Response(item, status_code=200, headers={"idempotent-replayed": "true"})
+    return Response(item, status_code=status)
+
+
+async def multipart_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """415 for any other body before it is read (guards run before the body is parsed)."""
+    if connection.headers.get("content-type", "").split(";")[0].strip().lower() != "multipart/form-data":
+        raise AppError("unsupported_media_type")
+
+
+@dataclass
+class FeedbackForm:
+    """multipart/form-data: the feedback as JSON in the `feedback` part, each photo as a
+    `photos` file part. The photos' declared types and names are ignored: their bytes decide."""
+
+    feedback: str
+    """FeedbackCreate as JSON."""
+    photos: list[UploadFile] = field(default_factory=list)
+    """Up to 5 photos (JPEG, PNG or HEIC), each at most 5 MB."""
+
+
+class FeedbackController(Controller):
+    path = "/v1/feedback"
+    tags = ["feedback"]
+    guards = [citizen_only]
+
+    @post(
+        operation_id="SubmitFeedback",
+        summary="Send the Front a suggestion, complaint, report of wrongdoing, question or praise",
+        description=(
+            "multipart/form-data, so photos travel as raw bytes (base64 in JSON would add a third on a "
+            "phone's weak signal): a `feedback` part holding the FeedbackCreate JSON and up to 5 `photos` "
+            "file parts. The item and its photos are stored together under the Idempotency-Key: a retry "
+            "after a lost answer replays the stored item (200, Idempotent-Replayed: true) and never stores "
+            "twice. Contact details are encrypted at rest and never sent back."
+        ),
+        status_code=201,
+        guards=[multipart_only],
+        request_max_body_size=SUBMISSION_MAX_BYTES,
+        responses=problem_responses(413, 415),
+    )
+    async def submit(
+        self,
+        data: Annotated[FeedbackForm, Body(media_type=RequestEncodingType.MULTI_PART, multipart_form_part_limit=20)],
+        db: DB,
+        citizen: Citizen,
+        state: State,
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> Response[MyFeedback]:
+        key = _key(idempotency_key)
+        try:
+            raw = msgspec.json.decode(data.feedback)
+        except msgspec.DecodeError as exc:
+            raise AppError("malformed_body", errors=[FieldError(field="feedback", message=str(exc))]) from None
+        body = _feedback_part(raw)
+        files = [await photo.read() for photo in data.photos]
+        for photo in data.photos:
+            await photo.close()
+        uploads = service.check_uploads(files)
+        settings = state.settings
+        item, replayed = await service.submit_feedback(
+            db, attachment_store(settings), feedback_keyring(settings), citizen.citizen_id, key, body, uploads
+        )
+        return _answer(item, replayed, 201)
+
+
+class MyFeedbackController(Controller):
+    path = "/v1/me/feedback"
+    tags = ["feedback"]
+    guards = [citizen_only]
+
+    @get(operation_id="ListMyFeedback", summary="The citizen's own feedback, newest first")
+    async def list_mine(
+        self, db: DB, citizen: Citizen, cursor: CursorQuery = None, limit: LimitQuery = 50
+    ) -> MyFeedbackPage:
+        return await service.list_my_feedback(db, citizen.citizen_id, cursor=cursor, limit=limit)
+
+    @get(
+        "/{feedback_id:int}",
+        operation_id="GetMyFeedback",
+        summary="One of the citizen's items: status timeline, answer, rejection reason",
+        responses=problem_responses(404),
+    )
+    async def get_mine(self, db: DB, citizen: Citizen, feedback_id: IdPath) -> MyFeedback:
+        return await service.get_my_feedback(db, citizen.citizen_id, feedback_id)
+
+    @post(
+        "/{feedback_id:int}/rating",
+        operation_id="RateFeedbackAnswer",
+        summary="Rate the answer 1-5, once it is answered (once per answer)",
+        status_code=200,
+        responses=problem_responses(404, 409),
+    )
+    async def rate(
+        self,
+        db: DB,
+        citizen: Citizen,
+        feedback_id: IdPath,
+        data: JSONBody[AnswerRatingCreate],
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> Response[MyFeedback]:
+        key = _key(idempotency_key)
+        item, replayed = await service.rate_answer(db, citizen.citizen_id, feedback_id, key, data.score)
+        return _answer(item, replayed, 200)
+
+    @post(
+        "/{feedback_id:int}/dispute",
+        operation_id="DisputeFeedback",
+        summary="Dispute the answer (or the rejection): the Front reviews the item again",
+        status_code=200,
+        responses=problem_responses(404, 409),
+    )
+    async def dispute(
+        self,
+        db: DB,
+        citizen: Citizen,
+        feedback_id: IdPath,
+        data: JSONBody[DisputeCreate],
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> Response[MyFeedback]:
+        key = _key(idempotency_key)
+        item, replayed = await service.dispute_feedback(db, citizen.citizen_id, feedback_id, key, data.reason)
+        return _answer(item, replayed, 200)
+
+
+class FrontFeedbackConfidentialController(Controller):
+    path = "/v1/front/feedback"
+    tags = ["front"]
+    guards = [staff_with(*service.FRONT_ROLES)]
+
+    @get(
+        "/{feedback_id:int}/attachments/{attachment_id:int}",
+        operation_id="GetFeedbackAttachment",
+        summary="A photo of an item, for Front staff covering its commune",
+        media_type="application/octet-stream",
+        responses=problem_responses(404),
+    )
+    async def attachment(
+        self, db: DB, staff: Staff, state: State, feedback_id: IdPath, attachment_id: IdPath
+    ) -> Response[bytes]:
+        photo = await service.read_attachment(db, attachment_store(state.settings), staff, feedback_id, attachment_id)
+        return Response(
+            photo.data,
+            media_type=photo.content_type,
+            headers={
+                "content-disposition": f'inline; filename="{photo.filename}"',
+                "cache-control": "private, no-store",
+                "x-content-type-options": "nosniff",
+                "etag": f'"{photo.sha256.hex()}"',
+            },
+        )
+
+    @post(
+        "/{feedback_id:int}/reveal",
+        operation_id="RevealFeedbackContact",
+        summary="The reporter's contact details, with a reason; recorded in the audit log",
+        description=(
+            "A report of wrongdoing: only a front_supervisor whose scope covers the commune (the Law on "
+            "Denunciation keeps the reporter's identity secret). Other categories: any Front staff covering "
+            "the commune, so they can reply. 404 to those who cannot see the item, 403 to those who see it "
+            "but may not reveal."
+        ),
+        status_code=200,
+        responses=problem_responses(404),
+    )
+    async def reveal(
+        self, db: DB, staff: Staff, state: State, feedback_id: IdPath, data: JSONBody[RevealCreate]
+    ) -> RevealedContact:
+        return await service.reveal_contact(db, feedback_keyring(state.settings), staff, feedback_id, data.reason)
