@@ -21,6 +21,18 @@ PushProvider = Literal["log", "fcm"]
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
+FEEDBACK_CATEGORIES = ("suggestion", "complaint", "wrongdoing_report", "question", "praise")
+# Working days an authority has to answer: 30 for complaints and reports of wrongdoing (the
+# Law on Complaints and the Law on Denunciation), shorter for the rest.
+DEFAULT_FEEDBACK_DEADLINES: tuple[tuple[str, int], ...] = (
+    ("suggestion", 15),
+    ("complaint", 30),
+    ("wrongdoing_report", 30),
+    ("question", 10),
+    ("praise", 10),
+)
+
+
 class SettingsError(Exception):
     """A variable is missing or malformed; the message names it, in one line."""
 
@@ -71,6 +83,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     generated in data_dir."""
     feedback_key_id: str | None = None
     """The key id new items are sealed with; None: the first of feedback_keys."""
+
+    feedback_lease: int = 900
+    """Seconds a Front staff member's claim on a feedback item lasts."""
+    feedback_deadlines: tuple[tuple[str, int], ...] = DEFAULT_FEEDBACK_DEADLINES
+    """(category, working days) an authority has to answer forwarded feedback."""
+    feedback_max_extension: int = 30
+    """Working days an authority may add, once, to a forwarded item's deadline."""
 
     @property
     def data_path(self) -> Path:
@@ -184,6 +203,18 @@ def _feedback_keys(raw: str) -> tuple[tuple[str, str], ...]:
             raise ValueError(f"key {key_id!r} is not 32 bytes of base64 (make one: openssl rand -base64 32)")
         keys.append((key_id, encoded.strip()))
     return tuple(keys)
+
+
+def _feedback_deadlines(raw: str) -> tuple[tuple[str, int], ...]:
+    days = dict(DEFAULT_FEEDBACK_DEADLINES)
+    for item in (piece.strip() for piece in raw.split(",") if piece.strip()):
+        category, _, value = item.partition(":")
+        if category.strip() not in FEEDBACK_CATEGORIES or not re.fullmatch(r"[0-9]{1,3}", value.strip()):
+            raise ValueError(f"expected category:working_days pairs, categories {', '.join(FEEDBACK_CATEGORIES)}")
+        if not 1 <= int(value) <= 365:
+            raise ValueError("working days must be from 1 to 365")
+        days[category.strip()] = int(value)
+    return tuple((category, days[category]) for category in FEEDBACK_CATEGORIES)
 
 
 @dataclass(frozen=True)
@@ -326,6 +357,28 @@ VARIABLES: tuple[Variable, ...] = (
         str,
         "(first key)",
         "Id of the `FEEDBACK_KEYS` key new feedback is sealed with; to rotate, add a key and point this at it.",
+    ),
+    Variable(
+        "FEEDBACK_LEASE",
+        "feedback_lease",
+        parse_duration,
+        "15m",
+        "How long a Front staff member's claim on a feedback item lasts before others may take it.",
+    ),
+    Variable(
+        "FEEDBACK_DEADLINES",
+        "feedback_deadlines",
+        _feedback_deadlines,
+        "suggestion:15,complaint:30,wrongdoing_report:30,question:10,praise:10",
+        "Working days an authority has to answer forwarded feedback, per category; categories left out keep "
+        "their default.",
+    ),
+    Variable(
+        "FEEDBACK_MAX_EXTENSION",
+        "feedback_max_extension",
+        _int_between(1, 365),
+        "30",
+        "Working days an authority may add, once and with a reason, to a forwarded item's deadline.",
     ),
 )
 

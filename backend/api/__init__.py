@@ -2,6 +2,7 @@
 
 from backend.api.alerts import AlertController
 from backend.api.api_keys import ApiKeyController
+from backend.api.assigned_feedback import AssignedFeedbackController
 from backend.api.assignments import AssignmentController
 from backend.api.auth import AuthController
 from backend.api.commune_services import CommuneServiceByIdController, CommuneServiceController
@@ -10,6 +11,7 @@ from backend.api.devices import DeviceController
 from backend.api.feedback import FeedbackController, FrontFeedbackConfidentialController, MyFeedbackController
 from backend.api.feedback_reports import FeedbackReportController
 from backend.api.feedback_templates import FeedbackTemplateController
+from backend.api.front import FrontController
 from backend.api.health import HealthController
 from backend.api.indicators import IndicatorController
 from backend.api.integrations import IntegrationController
@@ -47,4 +49,6 @@ CONTROLLERS = [
     FeedbackReportController,
     ThresholdRuleController,
     CommuneThresholdRuleController,
+    FrontController,
+    AssignedFeedbackController,
 ]
