@@ -241,5 +241,6 @@ class FrontFeedbackConfidentialController(Controller):
     )
     async def reveal(
         self, db: DB, staff: Staff, state: State, feedback_id: IdPath, data: JSONBody[RevealCreate]
-    ) -> RevealedContact:
-        return await service.reveal_contact(db, feedback_keyring(state.settings), staff, feedback_id, data.reason)
+    ) -> Response[RevealedContact]:
+        revealed = await service.reveal_contact(db, feedback_keyring(state.settings), staff, feedback_id, data.reason)
+        return Response(revealed, headers={"cache-control": "private, no-store"})
