@@ -17,9 +17,21 @@ from litestar.testing import AsyncTestClient
 from backend.settings import Settings
 from tests.conftest import TokenFor
 
-# The smallest files each sniffer accepts: what a phone sends starts like this.
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64 + b"\xff\xd9"
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00" + b"\x00" * 32
+# Small files with the structure of what a phone sends: JFIF header, start of scan, scan
+# data, end; PNG signature, IHDR, IDAT, IEND (the sniffers and the metadata stripper read
+# the structure, not the pixels or checksums).
+JFIF = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+SCAN = b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00" + b"\x12\x34" * 32
+JPEG = b"\xff\xd8" + JFIF + SCAN + b"\xff\xd9"
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return len(data).to_bytes(4, "big") + kind + data + b"\x00\x00\x00\x00"
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+IHDR = png_chunk(b"IHDR", b"\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00")
+PNG = PNG_SIGNATURE + IHDR + png_chunk(b"IDAT", b"\x78\x9c" + b"\x00" * 10) + png_chunk(b"IEND", b"")
 HEIC = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64
 
 CONTACT = {"name": "Nguyễn Văn An", "phone": "0912345678"}
@@ -277,6 +289,31 @@ async def test_attachment_types_come_from_the_bytes(
     assert await db.fetchval("select count(*) from feedback") == 1
     stored = [p for p in (Path(settings.data_dir) / "attachments").rglob("*") if p.is_file()]
     assert len(stored) == 1  # nothing left behind by the refused requests
+
+
+async def test_photos_are_stored_without_metadata_that_could_identify_their_author(
+    client: AsyncTestClient[Any], citizen_headers: dict[str, str], db: asyncpg.Connection, settings: Settings
+) -> None:
+    exif = b"Exif\x00\x00GPSLatitude 21.0333 GPSLongitude 105.8333 BodySerialNumber 12345"
+    jpeg = b"\xff\xd8" + JFIF + b"\xff\xe1" + (len(exif) + 2).to_bytes(2, "big") + exif
+    jpeg += b"\xff\xfe\x00\x0cOwner: Hoa" + SCAN + b"\xff\xd9"
+    text = png_chunk(b"tEXt", b"Author\x00Le Thi Hoa")
+    png = PNG_SIGNATURE + IHDR + png_chunk(b"eXIf", b"MM\x00*GPS") + text + PNG[len(PNG_SIGNATURE) + len(IHDR) :]
+    response = await submit(
+        client, citizen_headers, feedback(), [("a.jpg", jpeg, "image/jpeg"), ("b.png", png, "image/png")]
+    )
+    assert response.status_code == 201, response.text
+    assert [a["size_bytes"] for a in response.json()["attachments"]] == [len(JPEG), len(PNG)]
+    rows = await db.fetch("select storage_key, sha256 from feedback_attachments order by position")
+    for row, expected in zip(rows, (JPEG, PNG), strict=True):
+        stored = (Path(settings.data_dir) / "attachments" / row["storage_key"][:2] / row["storage_key"]).read_bytes()
+        assert stored == expected
+        assert bytes(row["sha256"]) == hashlib.sha256(expected).digest()
+
+    broken = [("cut.jpg", JPEG[:12], "image/jpeg"), ("cut.png", PNG[:40], "image/png")]
+    for photo in broken:
+        refused = await submit(client, citizen_headers, feedback(), [photo])
+        assert (refused.status_code, refused.json()["code"]) == (415, "attachment_type_not_allowed"), photo[0]
 
 
 async def test_attachment_count_and_size_limits(

@@ -29,7 +29,7 @@ from backend.auth import StaffPrincipal
 from backend.crypto import Keyring, SealError
 from backend.errors import AppError, Text
 from backend.feedback_states import InvalidTransition, transition
-from backend.images import sniff_image_type
+from backend.images import MalformedImage, sniff_image_type, strip_metadata
 from backend.pagination import decode_cursor, page_of
 from backend.scope import in_scope
 from backend.storage import BlobStore, new_key
@@ -61,7 +61,7 @@ EXCERPT_CHARS = 140
 
 @dataclass(frozen=True)
 class Upload:
-    """One photo as received: its bytes, the type its bytes show, their sha256."""
+    """One photo to store: its bytes without metadata, the type they show, their sha256."""
 
     data: bytes
     content_type: str
@@ -108,7 +108,8 @@ def normalise_feedback(body: FeedbackCreate) -> FeedbackCreate:
 
 
 def check_uploads(files: list[bytes]) -> list[Upload]:
-    """The photos, each judged by its bytes: at most 5, each at most 5 MB, JPEG/PNG/HEIC."""
+    """The photos, each judged by its bytes: at most 5, each at most 5 MB, JPEG/PNG/HEIC,
+    and stripped of metadata that could identify who took them."""
     if len(files) > FEEDBACK_ATTACHMENTS_MAX:
         raise AppError("too_many_attachments")
     uploads = []
@@ -118,6 +119,10 @@ def check_uploads(files: list[bytes]) -> list[Upload]:
         content_type = sniff_image_type(data) if data else None
         if content_type is None:
             raise AppError("attachment_type_not_allowed", extensions={"attachment_index": index})
+        try:
+            data = strip_metadata(data, content_type)
+        except MalformedImage:
+            raise AppError("attachment_type_not_allowed", extensions={"attachment_index": index}) from None
         uploads.append(Upload(data, content_type, hashlib.sha256(data).digest()))
     return uploads
 
