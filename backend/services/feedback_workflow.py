@@ -491,14 +491,16 @@ returning id
 
 
 async def accountable_authority(
-    conn: Any, commune_code: str, commune_service_id: int | None, at: datetime
+    conn: Any, commune_code: str, commune_service_id: int | None, at: datetime, concerned: int | None = None
 ) -> tuple[int | None, list[int]]:
     """Who answers for an item at `at`: the official holding the linked commune service (when
-    they have an account), else the commune's People's Committee (its chairs). Returns the
-    official's id (None for the committee) and the users to tell."""
+    they have an account), else the commune's People's Committee (its chairs). An item about
+    that very official (`concerned`) goes to the committee: nobody verifies a complaint or a
+    report of wrongdoing against themselves. Returns the official's id (None for the
+    committee) and the users to tell."""
     if commune_service_id is not None:
         row = await conn.fetchrow(ACCOUNTABLE_SQL, commune_service_id, at)
-        if row is not None:
+        if row is not None and row["official_id"] != concerned:
             return int(row["official_id"]), [int(row["user_id"])]
     return None, [int(r["user_id"]) for r in await conn.fetch(CHAIRS_SQL, commune_code)]
 
@@ -516,7 +518,9 @@ async def forward(
     the authority and the citizen are told."""
     act = await _begin(conn, staff, feedback_id, "forward", version)
     row = act.row
-    official_id, recipients = await accountable_authority(conn, row["commune_code"], row["commune_service_id"], act.now)
+    official_id, recipients = await accountable_authority(
+        conn, row["commune_code"], row["commune_service_id"], act.now, row["official_id"]
+    )
     if not recipients:
         raise AppError("no_accountable_authority")
     text = body.body or row["body"]
