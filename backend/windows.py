@@ -17,9 +17,23 @@ from typing import Literal, get_args
 
 from backend.workdays import LOCAL_TZ
 
+# Days the product has data for, with room on both sides: a window far outside them is a
+# mistake in the request (and date arithmetic near year 1 or 9999 would overflow).
+SUPPORTED_DAYS = (date(2000, 1, 1), date(2099, 12, 31))
+
 WindowSpec = Literal["7d", "30d", "90d", "day", "week", "month"]
 WINDOW_SPECS: tuple[str, ...] = get_args(WindowSpec)
 ROLLING_DAYS = {"7d": 7, "30d": 30, "90d": 90}
+
+
+class DayOutOfRange(ValueError):
+    """A day outside SUPPORTED_DAYS."""
+
+
+def check_day(day: date) -> date:
+    if not SUPPORTED_DAYS[0] <= day <= SUPPORTED_DAYS[1]:
+        raise DayOutOfRange(f"{day} is outside {SUPPORTED_DAYS[0]}..{SUPPORTED_DAYS[1]}")
+    return day
 
 
 @dataclass(frozen=True)
@@ -53,7 +67,7 @@ def local_day(at: datetime) -> date:
 def window_for(spec: str, now: datetime, on: date | None = None) -> Window:
     """The window `spec` ending on (rolling) or containing (calendar) the local day `on`,
     by default today."""
-    day = on if on is not None else local_day(now)
+    day = check_day(on if on is not None else local_day(now))
     if spec in ROLLING_DAYS:
         return Window(spec, day - timedelta(days=ROLLING_DAYS[spec] - 1), day)
     if spec == "day":

@@ -6,9 +6,10 @@ What it measures, in one run on this machine:
    called in this process on a national dataset: 3,321 communes x 25 services, rollups worth
    >= 10 million ratings over 60 days. Timed on its first run (which opens the alerts of the
    communes in breach) and in steady state (median of several runs, nothing changing).
-2. `GET /v1/indicators?commune=XXXXX&window=30d` over HTTP (`commune-pulse serve`), an open
-   loop over random communes; p50/p95/p99 from each request's scheduled send time.
-3. `GET /v1/indicators/breakdown?by=commune&province=XX`, the same way over the provinces.
+2. `GET /v1/indicators?commune=<code>&window=30d` over HTTP (`commune-pulse serve`), an open
+   loop over communes drawn at random (e.g. `commune=00004`); p50/p95/p99 from each request's scheduled send time.
+3. `GET /v1/indicators/breakdown?by=commune&province=<code>`, the same way over the provinces
+   (e.g. `province=01`).
 4. Alert latency: from the 201 of the rating that tips a "probe" commune over its threshold
    to the moment the FCM request for that commune's chair reaches a local fake FCM (the
    real firebase-admin SDK in `commune-pulse worker`, PUSH_PROVIDER=fcm), while citizens
@@ -81,7 +82,6 @@ from bench.ratings import (
 )
 
 DATABASE = "commune_pulse_bench_watch"
-LOCAL_TZ = "Asia/Ho_Chi_Minh"
 
 TARGET_SWEEP_S = 2.0
 TARGET_READ_P95_MS = 20.0

@@ -139,6 +139,13 @@ async def test_a_bad_month_is_a_clear_problem(client: AsyncTestClient[Any], head
         headers=await headers_for("front.badinh"),
     )
     assert response.status_code == 400 and response.json()["code"] == "invalid_period"
+    for month in ("9999-12", "0001-01"):
+        far = await client.get(
+            "/v1/front/reports/monthly",
+            params={"commune": "00004", "month": month},
+            headers=await headers_for("front.badinh"),
+        )
+        assert far.status_code == 400 and far.json()["code"] == "invalid_period", far.text
 
 
 async def test_answer_templates_by_scope(client: AsyncTestClient[Any], headers_for: TokenFor) -> None:

@@ -16,7 +16,7 @@ from backend.indicators import (
     score_mean,
     wilson_interval,
 )
-from backend.windows import local_day, window_for
+from backend.windows import DayOutOfRange, local_day, window_for
 
 
 @pytest.mark.parametrize(
@@ -143,3 +143,10 @@ def test_window_on_a_chosen_day() -> None:
     assert window_for("7d", now, on=date(2026, 2, 14)).first_day == date(2026, 2, 8)
     with pytest.raises(ValueError):
         window_for("1y", now)
+
+
+@pytest.mark.parametrize("on", [date(1, 1, 2), date(1999, 12, 31), date(2100, 1, 1), date(9999, 12, 31)])
+def test_windows_refuse_days_outside_the_supported_years(on: date) -> None:
+    for spec in ("90d", "month", "week"):
+        with pytest.raises(DayOutOfRange):
+            window_for(spec, datetime(2026, 11, 24, tzinfo=UTC), on=on)

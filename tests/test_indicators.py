@@ -343,3 +343,20 @@ async def test_answers_to_feedback_feed_the_indicators(
         headers=await headers_for("admin.hanoi"),
     )
     assert province.json()["rows"][0]["commune_code"] == "00004"
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/v1/indicators", {"commune": "00004", "window": "month", "on": "9999-12-31"}),
+        ("/v1/indicators", {"province": "01", "window": "90d", "on": "0001-01-02"}),
+        ("/v1/indicators/series", {"commune": "00004", "to": "0001-01-05"}),
+        ("/v1/indicators/breakdown", {"by": "service", "commune": "00004", "on": "9999-12-31"}),
+    ],
+)
+async def test_days_far_outside_the_data_are_a_clear_problem(
+    client: AsyncTestClient[Any], headers_for: TokenFor, path: str, params: dict[str, str]
+) -> None:
+    response = await client.get(path, params=params, headers=await headers_for("sysadmin"))
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "invalid_period"

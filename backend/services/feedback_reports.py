@@ -12,6 +12,7 @@ from backend.auth import StaffPrincipal
 from backend.errors import AppError, Text
 from backend.indicators import rate
 from backend.scope import in_province_scope, in_scope
+from backend.services.indicators import period_window
 from backend.windows import local_midnight
 from backend.workdays import LOCAL_TZ
 from schemas.feedback_reports import FEEDBACK_STATUSES, CategoryReport, MonthlyReport
@@ -65,12 +66,12 @@ def month_bounds(month: str) -> tuple[date, date]:
         raise AppError(
             "invalid_period", Text("Tháng phải có dạng YYYY-MM", "The month must look like YYYY-MM")
         ) from None
-    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-    return first, last
+    window = period_window("month", datetime.now(UTC), first)
+    return window.first_day, window.last_day
 
 
 def _category(row: Any) -> CategoryReport:
-    rated = row["rated"] if row else 0
+    rated = row["rated"]
     return CategoryReport(
         category=row["category"],
         received=row["received"],

@@ -15,7 +15,7 @@ from backend.auth import StaffPrincipal
 from backend.errors import AppError, Text
 from backend.indicators import Sums, indicator_values
 from backend.scope import in_province_scope, in_scope
-from backend.windows import Window, local_day, window_for
+from backend.windows import DayOutOfRange, Window, check_day, local_day, window_for
 from backend.workdays import LOCAL_TZ
 from schemas.indicators import (
     BreakdownRow,
@@ -252,6 +252,19 @@ def _args(scope: Scope, window: Window) -> list[Any]:
     return [first, last] if scope.kind == "nation" else [first, last, scope.key]
 
 
+def period_window(spec: str, now: datetime, on: date | None = None) -> Window:
+    """window_for, with a day outside the supported years as a 400 problem."""
+    try:
+        return window_for(spec, now, on)
+    except DayOutOfRange:
+        raise AppError("invalid_period", OUT_OF_RANGE) from None
+
+
+OUT_OF_RANGE = Text(
+    "Ngày phải trong khoảng 2000-01-01 đến 2099-12-31", "Days must lie between 2000-01-01 and 2099-12-31"
+)
+
+
 def describe_window(window: Window) -> IndicatorWindow:
     return IndicatorWindow(
         spec=window.spec,
@@ -271,7 +284,7 @@ async def scope_values(conn: Any, scope: Scope, window: Window) -> IndicatorValu
 async def read_indicators(conn: Any, scope: Scope, spec: str, on: date | None = None) -> IndicatorReport:
     """Every indicator of a scope over a window."""
     now = datetime.now(UTC)
-    window = window_for(spec, now, on)
+    window = period_window(spec, now, on)
     return IndicatorReport(
         scope=scope.describe(),
         window=describe_window(window),
@@ -306,8 +319,11 @@ SERIES_SQL = {kind: _series_sql(kind) for kind in SOURCES}
 async def read_series(conn: Any, scope: Scope, first: date | None, last: date | None) -> IndicatorSeries:
     """Daily values from `first` to `last` (local days, by default the last 30), one point a day."""
     today = local_day(datetime.now(UTC))
-    last = last or today
-    first = first or last - timedelta(days=29)
+    try:
+        last = check_day(last or today)
+        first = check_day(first or last - timedelta(days=29))
+    except DayOutOfRange:
+        raise AppError("invalid_period", OUT_OF_RANGE) from None
     if first > last or (last - first).days >= SERIES_MAX_DAYS:
         raise AppError(
             "invalid_period",
@@ -473,7 +489,7 @@ async def read_breakdown(
             ),
         )
     now = datetime.now(UTC)
-    window = window_for(spec, now, on)
+    window = period_window(spec, now, on)
     sql = {"service": BREAKDOWN_BY_SERVICE_SQL, "official": BREAKDOWN_BY_OFFICIAL_SQL}.get(by, BREAKDOWN_BY_COMMUNE_SQL)
     if by == "commune":
         args: list[Any] = [window.first_day, window.last_day, scope.key]
