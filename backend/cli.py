@@ -82,7 +82,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from backend.app import create_app
-    from backend.crypto import feedback_keys_env
+    from backend.crypto import feedback_keys_env, fingerprint_keys_env
 
     with servers_for(settings) as resolved:
         asyncio.run(prepare_database(resolved, reference=False, demo=False))
@@ -96,6 +96,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                 REDIS_URL=resolved.redis_url or "",
                 JWT_SECRET=jwt_secret(resolved),
                 FEEDBACK_KEYS=feedback_keys_env(resolved),
+                FINGERPRINT_KEYS=fingerprint_keys_env(resolved),
             )
             uvicorn.run("backend.app:app_from_env", factory=True, workers=resolved.api_workers, **options)  # type: ignore[arg-type]
     return 0

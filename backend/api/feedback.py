@@ -18,7 +18,7 @@ from litestar.params import Body, HeaderParameter, JSONBody
 from backend.api.params import DB, Citizen, CursorQuery, IdPath, LimitQuery, Staff
 from backend.api.problems import problem_responses
 from backend.auth import citizen_only, staff_with
-from backend.crypto import feedback_keyring
+from backend.crypto import feedback_keyring, fingerprints
 from backend.errors import AppError
 from backend.items import convert_item
 from backend.services import feedback_citizen as service
@@ -135,7 +135,14 @@ class FeedbackController(Controller):
         uploads = service.check_uploads(files)
         settings = state.settings
         item, replayed = await service.submit_feedback(
-            db, attachment_store(settings), feedback_keyring(settings), citizen.citizen_id, key, body, uploads
+            db,
+            attachment_store(settings),
+            feedback_keyring(settings),
+            fingerprints(settings),
+            citizen.citizen_id,
+            key,
+            body,
+            uploads,
         )
         return _answer(item, replayed, 201)
 
@@ -192,10 +199,13 @@ class MyFeedbackController(Controller):
         citizen: Citizen,
         feedback_id: IdPath,
         data: JSONBody[DisputeCreate],
+        state: State,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[MyFeedback]:
         key = _key(idempotency_key)
-        item, replayed = await service.dispute_feedback(db, citizen.citizen_id, feedback_id, key, data.reason)
+        item, replayed = await service.dispute_feedback(
+            db, fingerprints(state.settings), citizen.citizen_id, feedback_id, key, data.reason
+        )
         return _answer(item, replayed, 200)
 
 

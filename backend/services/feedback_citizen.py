@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -26,7 +27,7 @@ import msgspec
 
 from backend.audit import record_staff_action
 from backend.auth import StaffPrincipal
-from backend.crypto import Keyring, SealError
+from backend.crypto import Fingerprints, Keyring, SealError
 from backend.errors import AppError, Text
 from backend.feedback_states import InvalidTransition, transition
 from backend.images import MalformedImage, sniff_image_type, strip_metadata
@@ -127,12 +128,15 @@ def check_uploads(files: list[bytes]) -> list[Upload]:
     return uploads
 
 
-def submission_fingerprint(body: FeedbackCreate, uploads: list[Upload]) -> bytes:
-    """The same normalised feedback with the same photos in the same order is the same request."""
-    digest = hashlib.sha256(msgspec.json.encode(body))
-    for upload in uploads:
-        digest.update(upload.sha256)
-    return digest.digest()
+SUBMISSION_FINGERPRINT = "feedback-submission"
+DISPUTE_FINGERPRINT = "feedback-dispute-reason"
+
+
+def submission_payload(body: FeedbackCreate, uploads: list[Upload]) -> bytes:
+    """What identifies a submission: the same normalised feedback (contact included) with the
+    same photos in the same order is the same request. Only ever stored as a keyed
+    fingerprint (backend.crypto.Fingerprints), never as a plain hash."""
+    return msgspec.json.encode(body) + b"".join(upload.sha256 for upload in uploads)
 
 
 def _associated(reference: str) -> bytes:
@@ -177,8 +181,11 @@ values ($1, $2, $3, $4, 'citizen', $5, $6, true)
 """
 
 
-def _replay_or_refuse(prior: Any, request_hash: bytes) -> int:
-    if bytes(prior["request_hash"]) != request_hash:
+def _replay_or_refuse(prior: Any, fingerprints: Fingerprints, payload: bytes) -> int:
+    # No stored fingerprint: an item from before migration 0016, whose unkeyed digest was
+    # dropped; the key alone then identifies the request.
+    stored = prior["request_hash"]
+    if stored is not None and not fingerprints.matches(SUBMISSION_FINGERPRINT, payload, bytes(stored)):
         raise AppError("idempotency_key_reused")
     return int(prior["id"])
 
@@ -187,6 +194,7 @@ async def submit_feedback(
     conn: Any,
     store: BlobStore,
     keyring: Keyring,
+    fingerprints: Fingerprints,
     citizen_id: uuid.UUID,
     idempotency_key: str,
     body: FeedbackCreate,
@@ -195,10 +203,10 @@ async def submit_feedback(
     """Store a citizen's feedback and its photos in the caller's transaction; (the item,
     whether it was stored by an earlier request with this key)."""
     body = normalise_feedback(body)
-    request_hash = submission_fingerprint(body, uploads)
+    payload = submission_payload(body, uploads)
     prior = await conn.fetchrow(PRIOR_SQL, citizen_id, idempotency_key)
     if prior is not None:
-        return await get_my_feedback(conn, citizen_id, _replay_or_refuse(prior, request_hash)), True
+        return await get_my_feedback(conn, citizen_id, _replay_or_refuse(prior, fingerprints, payload)), True
 
     row = await conn.fetchrow(RESOLVE_SQL, body.commune_code, body.commune_service_id, body.official_id, citizen_id)
     if not row["install_exists"]:
@@ -235,11 +243,11 @@ async def submit_feedback(
             sealed,
             key_id,
             idempotency_key,
-            request_hash,
+            fingerprints.sign(SUBMISSION_FINGERPRINT, payload),
         )
         if feedback_id is None:  # a concurrent request with this key committed first
             prior = await conn.fetchrow(PRIOR_SQL, citizen_id, idempotency_key)
-            replayed = _replay_or_refuse(prior, request_hash)
+            replayed = _replay_or_refuse(prior, fingerprints, payload)
             for key in keys:
                 await store.delete(key)
             return await get_my_feedback(conn, citizen_id, replayed), True
@@ -397,12 +405,15 @@ update feedback set answer_rating = $2, updated_at = now() where id = $1
 """
 
 
-async def _prior_action(conn: Any, feedback_id: int, kind: str, key: str, fingerprint: dict[str, Any]) -> bool:
-    """True when this key already did this (a replay); refuses the key for anything else."""
+async def _prior_action(
+    conn: Any, feedback_id: int, kind: str, key: str, same: Callable[[dict[str, Any]], bool]
+) -> bool:
+    """True when this key already did this (a replay, `same` says so of the earlier event's
+    data); refuses the key for anything else."""
     prior = await conn.fetchrow(PRIOR_ACTION_SQL, feedback_id, kind, key)
     if prior is None:
         return False
-    if any(prior["data"].get(name) != value for name, value in fingerprint.items()):
+    if not same(prior["data"]):
         raise AppError("idempotency_key_reused")
     return True
 
@@ -414,7 +425,7 @@ async def rate_answer(
     item = await conn.fetchrow(LOCK_MINE_SQL, feedback_id, citizen_id)
     if item is None:
         raise AppError("feedback_not_found")
-    if await _prior_action(conn, feedback_id, "answer_rated", idempotency_key, {"score": score}):
+    if await _prior_action(conn, feedback_id, "answer_rated", idempotency_key, lambda d: d.get("score") == score):
         return await get_my_feedback(conn, citizen_id, feedback_id), True
     if item["status"] not in ("answered", "closed"):
         raise AppError("feedback_not_answered")
@@ -436,7 +447,7 @@ where id = $1
 
 
 async def dispute_feedback(
-    conn: Any, citizen_id: uuid.UUID, feedback_id: int, idempotency_key: str, reason: str
+    conn: Any, fingerprints: Fingerprints, citizen_id: uuid.UUID, feedback_id: int, idempotency_key: str, reason: str
 ) -> tuple[MyFeedback, bool]:
     """The citizen disputes the answer (or the rejection): the item goes back to the Front
     as triaged, with the citizen's reason in the timeline; (the item, replayed)."""
@@ -446,15 +457,23 @@ async def dispute_feedback(
     item = await conn.fetchrow(LOCK_MINE_SQL, feedback_id, citizen_id)
     if item is None:
         raise AppError("feedback_not_found")
-    fingerprint = {"reason_sha256": hashlib.sha256(reason.encode()).hexdigest()}
-    if await _prior_action(conn, feedback_id, "disputed", idempotency_key, fingerprint):
+    accepted = {mac.hex() for mac in fingerprints.accepted(DISPUTE_FINGERPRINT, reason.encode())}
+
+    def same_reason(data: dict[str, Any]) -> bool:
+        # Disputes from before migration 0016 lost their unkeyed digest: the key decides.
+        return "reason_mac" not in data or data["reason_mac"] in accepted
+
+    if await _prior_action(conn, feedback_id, "disputed", idempotency_key, same_reason):
         return await get_my_feedback(conn, citizen_id, feedback_id), True
     try:
         new_status = transition(item["status"], "reopen")
     except InvalidTransition:
         raise AppError("feedback_not_disputable") from None
     await conn.execute(REOPEN_SQL, feedback_id, new_status)
-    data = {"idempotency_key": idempotency_key, **fingerprint}
+    data = {
+        "idempotency_key": idempotency_key,
+        "reason_mac": fingerprints.sign(DISPUTE_FINGERPRINT, reason.encode()).hex(),
+    }
     await conn.execute(INSERT_EVENT_SQL, feedback_id, "disputed", item["status"], new_status, reason, data)
     return await get_my_feedback(conn, citizen_id, feedback_id), False
 
