@@ -318,6 +318,13 @@ CATALOG: dict[str, tuple[int, Text]] = {
         413,
         Text("Mỗi ảnh đính kèm không được vượt quá 5 MB", "Each attached photo must be at most 5 MB"),
     ),
+    "attachment_too_many_pixels": (
+        413,
+        Text(
+            "Ảnh có quá nhiều điểm ảnh (tối đa 50 triệu); hãy chụp hoặc lưu ở độ phân giải thấp hơn",
+            "The photo has too many pixels (at most 50 million); take or save it at a lower resolution",
+        ),
+    ),
     "attachment_type_not_allowed": (
         415,
         Text(

@@ -3,6 +3,7 @@ photos and the audited reveal of contact details."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -132,7 +133,7 @@ class FeedbackController(Controller):
         files = [await photo.read() for photo in data.photos]
         for photo in data.photos:
             await photo.close()
-        uploads = service.check_uploads(files)
+        uploads = await asyncio.to_thread(service.check_uploads, files)
         settings = state.settings
         item, replayed = await service.submit_feedback(
             db,

@@ -30,7 +30,7 @@ from backend.auth import StaffPrincipal
 from backend.crypto import Fingerprints, Keyring, SealError
 from backend.errors import AppError, Text
 from backend.feedback_states import InvalidTransition, transition
-from backend.images import MalformedImage, sniff_image_type, strip_metadata
+from backend.images import TooLargeEncoded, TooManyPixels, UnsupportedImage, scrub_photo
 from backend.pagination import decode_cursor, page_of
 from backend.scope import in_scope
 from backend.storage import BlobStore, new_key
@@ -62,11 +62,13 @@ EXCERPT_CHARS = 140
 
 @dataclass(frozen=True)
 class Upload:
-    """One photo to store: its bytes without metadata, the type they show, their sha256."""
+    """One photo to store: its re-encoded bytes (pixels only), their type and sha256, and
+    the sha256 of what the citizen sent (a retry sends the same bytes)."""
 
     data: bytes
     content_type: str
     sha256: bytes
+    received_sha256: bytes
 
 
 def contact_summary(
@@ -109,22 +111,26 @@ def normalise_feedback(body: FeedbackCreate) -> FeedbackCreate:
 
 
 def check_uploads(files: list[bytes]) -> list[Upload]:
-    """The photos, each judged by its bytes: at most 5, each at most 5 MB, JPEG/PNG/HEIC,
-    and stripped of metadata that could identify who took them."""
+    """The photos, each judged by its bytes: at most 5, each at most 5 MB, JPEG/PNG/HEIC
+    that decodes within the pixel limit, and re-encoded from its pixels alone
+    (backend.images): nothing that could identify who took it survives. CPU-bound: run it
+    off the event loop."""
     if len(files) > FEEDBACK_ATTACHMENTS_MAX:
         raise AppError("too_many_attachments")
     uploads = []
     for index, data in enumerate(files):
         if len(data) > FEEDBACK_ATTACHMENT_MAX_BYTES:
             raise AppError("attachment_too_large", extensions={"attachment_index": index})
-        content_type = sniff_image_type(data) if data else None
-        if content_type is None:
-            raise AppError("attachment_type_not_allowed", extensions={"attachment_index": index})
         try:
-            data = strip_metadata(data, content_type)
-        except MalformedImage:
+            photo = scrub_photo(data, FEEDBACK_ATTACHMENT_MAX_BYTES)
+        except TooManyPixels:
+            raise AppError("attachment_too_many_pixels", extensions={"attachment_index": index}) from None
+        except TooLargeEncoded:
+            raise AppError("attachment_too_large", extensions={"attachment_index": index}) from None
+        except UnsupportedImage:
             raise AppError("attachment_type_not_allowed", extensions={"attachment_index": index}) from None
-        uploads.append(Upload(data, content_type, hashlib.sha256(data).digest()))
+        digest = hashlib.sha256(photo.data).digest()
+        uploads.append(Upload(photo.data, photo.content_type, digest, hashlib.sha256(data).digest()))
     return uploads
 
 
@@ -136,7 +142,7 @@ def submission_payload(body: FeedbackCreate, uploads: list[Upload]) -> bytes:
     """What identifies a submission: the same normalised feedback (contact included) with the
     same photos in the same order is the same request. Only ever stored as a keyed
     fingerprint (backend.crypto.Fingerprints), never as a plain hash."""
-    return msgspec.json.encode(body) + b"".join(upload.sha256 for upload in uploads)
+    return msgspec.json.encode(body) + b"".join(upload.received_sha256 for upload in uploads)
 
 
 def _associated(reference: str) -> bytes:
