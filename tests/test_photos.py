@@ -194,6 +194,14 @@ def test_a_heic_with_exif_becomes_a_clean_jpeg() -> None:
     assert (colour_at(image, (5, 10)), colour_at(image, (35, 10))) == ("red", "blue")
 
 
+def test_a_sideways_heic_comes_out_upright() -> None:
+    out = io.BytesIO()
+    two_colour().save(out, "HEIF", exif=exif_block(6))  # pillow-heif turns it into an irot box
+    image = Image.open(io.BytesIO(scrub_photo(out.getvalue(), LIMIT).data))
+    assert image.size == (20, 40)  # turned once, not twice
+    assert (colour_at(image, (10, 2)), colour_at(image, (10, 37))) == ("red", "blue")
+
+
 def test_a_large_photo_is_brought_down_to_the_longest_side() -> None:
     out = io.BytesIO()
     Image.new("RGB", (MAX_SIDE * 2, 100), (90, 90, 90)).save(out, "JPEG")
