@@ -163,6 +163,20 @@ def test_a_jpeg_keeps_its_pixels_upright_and_nothing_else() -> None:
     assert not image.getexif() and "icc_profile" not in image.info and "comment" not in image.info
 
 
+def test_an_mpo_keeps_only_its_first_picture() -> None:
+    """Phones write MPO (an APP2 index and a second, often depth or wide-angle, picture)."""
+    out = io.BytesIO()
+    second = Image.new("RGB", (40, 20), (1, 2, 3))
+    two_colour().save(out, "MPO", save_all=True, append_images=[second], exif=exif_block())
+    data = out.getvalue()
+    assert data.count(b"\xff\xd8") >= 2 and b"MPF" in data
+    clean = scrub_photo(data, LIMIT)
+    assert_clean_jpeg(clean.data)
+    assert b"MPF" not in clean.data
+    image = Image.open(io.BytesIO(clean.data))
+    assert image.format == "JPEG" and colour_at(image, (5, 10)) == "red"
+
+
 def test_a_png_keeps_only_its_picture_chunks() -> None:
     data = dirty_png()
     assert b"prVt" in data and SERIAL in data
