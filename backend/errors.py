@@ -347,6 +347,23 @@ CATALOG: dict[str, tuple[int, Text]] = {
             "Only answered, closed or rejected feedback can be disputed",
         ),
     ),
+    # Reporter protection (backend/reporter_protection.py, services/front_grants.py).
+    "protected_recategorise_forbidden": (
+        403,
+        Text(
+            "Chỉ giám sát viên Mặt trận trong phạm vi mới được đổi loại của một tố cáo sai phạm (kèm lý do)",
+            "Only a Front supervisor in scope may recategorise a report of wrongdoing (with a reason)",
+        ),
+    ),
+    "front_grant_forbidden": (
+        403,
+        Text(
+            "Vai trò Mặt trận chỉ do giám sát viên Mặt trận trong phạm vi cấp; quản trị hệ thống chỉ cấp "
+            "giám sát viên đầu tiên của một tỉnh",
+            "Front roles are granted by Front supervisors within their scope; a system admin may grant "
+            "only a province's first Front supervisor",
+        ),
+    ),
     "reveal_forbidden": (
         403,
         Text(

@@ -54,7 +54,6 @@ from schemas.ratings import LinkedOfficial
 FRONT_ROLES = ("front_staff", "front_supervisor")
 REVEAL_ROLES = ("front_supervisor",)
 # Categories whose reporter the Law on Denunciation protects: contact only by a supervisor.
-PROTECTED_CATEGORIES = frozenset({"wrongdoing_report"})
 # Event kinds whose reason the citizen may read (why it was rejected; their own dispute).
 CITIZEN_REASON_KINDS = frozenset({"rejected", "reject", "disputed"})
 EXCERPT_CHARS = 140
@@ -521,7 +520,7 @@ async def read_attachment(
 
 
 REVEAL_SQL = f"""
-select f.id, f.reference, f.category, f.is_anonymous, f.contact_ciphertext, f.contact_key_id,
+select f.id, f.reference, f.category, f.protected, f.is_anonymous, f.contact_ciphertext, f.contact_key_id,
        {in_scope(user="$2", roles="$3", commune="f.commune_code", province="c.province_code")} as visible,
        {in_scope(user="$2", roles="$4", commune="f.commune_code", province="c.province_code")} as may_reveal
 from feedback f
@@ -540,7 +539,8 @@ async def reveal_contact(
     row = await conn.fetchrow(REVEAL_SQL, feedback_id, staff.user_id, list(FRONT_ROLES), list(REVEAL_ROLES))
     if row is None or not row["visible"]:
         raise AppError("feedback_not_found")
-    if row["category"] in PROTECTED_CATEGORIES and not row["may_reveal"]:
+    # The protection, never the current category: recategorising must not open the identity.
+    if row["protected"] and not row["may_reveal"]:
         raise AppError("reveal_forbidden")
     contact = None
     if row["contact_ciphertext"] is not None:
@@ -562,7 +562,7 @@ async def reveal_contact(
         "feedback",
         feedback_id,
         reason=reason,
-        data={"category": row["category"], "had_contact": contact is not None},
+        data={"category": row["category"], "protected": row["protected"], "had_contact": contact is not None},
     )
     return RevealedContact(
         feedback_id=row["id"],

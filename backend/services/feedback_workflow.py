@@ -42,6 +42,7 @@ from schemas.front import (
     RequiredReason,
     TriageRequest,
 )
+from schemas.problem import FieldError
 
 CITIZEN_TEXTS = {
     "feedback_accepted": (
@@ -85,7 +86,7 @@ LOCK_SQL = f"""
 select f.id, f.reference, f.citizen_id, f.category, f.commune_code, c.province_code, f.commune_service_id,
        f.official_id, f.status, f.priority, f.body, f.assigned_to, f.lease_holder, f.lease_expires_at,
        coalesce(f.lease_expires_at > $5, false) as leased, f.version, f.answer, f.answered_at, f.answer_rating,
-       f.response_due_at, f.merged_into_id,
+       f.response_due_at, f.merged_into_id, f.protected,
        {in_scope(user="$2", roles="$4", commune="f.commune_code", province="c.province_code")} as supervises
 from feedback f
 join communes c on c.code = f.commune_code
@@ -366,6 +367,18 @@ async def _triage(conn: Any, act: Action, body: TriageRequest) -> list[int]:
             raise AppError("feedback_link_mismatch")
         if body.official_id is not None and links["official_commune"] != row["commune_code"]:
             raise AppError("feedback_link_mismatch")
+    if (
+        row["protected"]
+        and body.category is not None
+        and body.category != "wrongdoing_report"
+        and row["category"] == "wrongdoing_report"
+    ):
+        # Only a supervisor, with a reason, may say a report of wrongdoing is something else;
+        # the item stays protected all the same (a database trigger keeps it so).
+        if not row["supervises"]:
+            raise AppError("protected_recategorise_forbidden")
+        if not (body.reason or "").strip():
+            raise AppError("validation_failed", errors=[FieldError(field="reason", message="Expected non-blank text")])
     changes = {
         "category": body.category or row["category"],
         "priority": body.priority or row["priority"],
