@@ -364,6 +364,24 @@ CATALOG: dict[str, tuple[int, Text]] = {
             "only a province's first Front supervisor",
         ),
     ),
+    "forward_reaches_concerned": (
+        409,
+        Text(
+            "Không thể chuyển: tố cáo sẽ đến tài khoản của chính cán bộ bị tố cáo",
+            "Cannot forward: this report of wrongdoing would reach an account of the official it concerns",
+        ),
+    ),
+    "account_already_linked": (
+        409,
+        Text("Tài khoản này đã gắn với một cán bộ khác", "This account is already linked to another official"),
+    ),
+    "invalid_feedback_recipient": (
+        422,
+        Text(
+            "Người nhận phải là tài khoản đang hoạt động thuộc UBND tỉnh (vai trò quản trị tỉnh)",
+            "The recipient must be an active account of the province's People's Committee (province admin role)",
+        ),
+    ),
     "reveal_forbidden": (
         403,
         Text(
