@@ -82,7 +82,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from backend.app import create_app
-    from backend.crypto import feedback_keys_env
+    from backend.crypto import feedback_keys_env, fingerprint_keys_env
 
     with servers_for(settings) as resolved:
         asyncio.run(prepare_database(resolved, reference=False, demo=False))
@@ -96,6 +96,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                 REDIS_URL=resolved.redis_url or "",
                 JWT_SECRET=jwt_secret(resolved),
                 FEEDBACK_KEYS=feedback_keys_env(resolved),
+                FINGERPRINT_KEYS=fingerprint_keys_env(resolved),
             )
             uvicorn.run("backend.app:app_from_env", factory=True, workers=resolved.api_workers, **options)  # type: ignore[arg-type]
     return 0
@@ -202,6 +203,25 @@ def cmd_openapi(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_photos(settings: Settings, args: argparse.Namespace) -> int:
+    from backend.photo_scrub import scrub_stored_photos
+    from backend.storage import attachment_store
+
+    async def scrub(resolved: Settings) -> list[str]:
+        conn = await connect(resolved)
+        try:
+            report = await scrub_stored_photos(conn, attachment_store(resolved), drop_unreadable=args.drop_unreadable)
+        finally:
+            await conn.close()
+        return report.lines()
+
+    with servers_for(settings) as resolved:
+        asyncio.run(prepare_database(resolved, reference=False, demo=False))
+        for line in asyncio.run(scrub(resolved)):
+            print(line)
+    return 0
+
+
 def cmd_settings(settings: Settings, args: argparse.Namespace) -> int:
     print(settings_table())
     return 0
@@ -214,6 +234,7 @@ COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], int], str]] =
     "migrate": (cmd_migrate, "apply pending migrations"),
     "seed": (cmd_seed, "load the reference data (provinces, communes, procedures); --demo adds demo data"),
     "rollups": (cmd_rollups, "rebuild the indicator rollups from the raw ratings and dossiers (rollups rebuild)"),
+    "photos": (cmd_photos, "re-encode stored photos from their pixels, dropping any metadata (photos scrub)"),
     "openapi": (cmd_openapi, "write the OpenAPI document (--check: fail if the file differs)"),
     "settings": (cmd_settings, "print the environment variables as a Markdown table"),
 }
@@ -230,6 +251,11 @@ def main(argv: list[str] | None = None) -> int:
             sub.add_argument("--demo", action="store_true", help="also load demo accounts and history")
         if name == "rollups":
             sub.add_argument("action", choices=["rebuild"])
+        if name == "photos":
+            sub.add_argument("action", choices=["scrub"])
+            sub.add_argument(
+                "--drop-unreadable", action="store_true", help="remove photos that do not decode (and their rows)"
+            )
         if name == "openapi":
             sub.add_argument("--output", default=str(OPENAPI_PATH))
             sub.add_argument("--check", action="store_true")

@@ -1,4 +1,5 @@
-"""Sealing what identifies a citizen (feedback contact details) with AES-256-GCM.
+"""Sealing what identifies a citizen (feedback contact details) with AES-256-GCM, and
+keyed fingerprints (HMAC-SHA256) of what a citizen sent.
 
 Each sealed value is nonce (12 random bytes) || ciphertext || tag, stored with the id of the
 key that sealed it, so keys can rotate: new values use the current key, older values open
@@ -9,6 +10,8 @@ feedback reference): a ciphertext copied onto another row does not open there.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
 import secrets
 import threading
@@ -49,9 +52,9 @@ class Keyring:
             raise SealError("the sealed value does not open (altered, or bound to another row)") from None
 
 
-def _generated_keys(data_dir: str) -> tuple[tuple[str, str], ...]:
+def _generated_keys(data_dir: str, name: str = "feedback.keys") -> tuple[tuple[str, str], ...]:
     """One key generated under data_dir for a single-machine setup (no DATABASE_URL)."""
-    path = Path(data_dir) / "secrets" / "feedback.keys"
+    path = Path(data_dir) / "secrets" / name
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
@@ -82,3 +85,57 @@ def feedback_keys_env(settings: Settings) -> str:
     """FEEDBACK_KEYS for processes started with these settings (generated keys included)."""
     pairs = settings.feedback_keys or _generated_keys(settings.data_dir)
     return ",".join(f"{key_id}:{encoded}" for key_id, encoded in pairs)
+
+
+class Fingerprints:
+    """Keyed digests of what a citizen sent (idempotency fingerprints and the like).
+
+    A plain hash over a request that holds a name or a phone number lets anyone with a
+    database dump confirm a guess, or enumerate the ten-digit phone space in a minute. An HMAC
+    under a key that lives outside the database confirms nothing without that key. The first
+    key signs; every listed key is accepted, so a rotation does not break a retry in flight.
+    Each use names its purpose, so a digest of one kind never stands for another."""
+
+    def __init__(self, keys: list[tuple[str, bytes]]) -> None:
+        if not keys:
+            raise SettingsError("FINGERPRINT_KEYS: at least one key is needed")
+        self._keys = [key for _, key in keys]
+        self.current = keys[0][0]
+
+    def _mac(self, key: bytes, purpose: str, payload: bytes) -> bytes:
+        return hmac.new(key, purpose.encode() + b"\x00" + payload, hashlib.sha256).digest()
+
+    def sign(self, purpose: str, payload: bytes) -> bytes:
+        """The fingerprint to store, under the current key."""
+        return self._mac(self._keys[0], purpose, payload)
+
+    def accepted(self, purpose: str, payload: bytes) -> tuple[bytes, ...]:
+        """The fingerprints of the payload under every listed key (current first)."""
+        return tuple(self._mac(key, purpose, payload) for key in self._keys)
+
+    def matches(self, purpose: str, payload: bytes, stored: bytes) -> bool:
+        """True when `stored` is the payload's fingerprint under any listed key."""
+        return any(hmac.compare_digest(stored, mac) for mac in self.accepted(purpose, payload))
+
+
+_fingerprints: dict[tuple[tuple[tuple[str, str], ...], str], Fingerprints] = {}
+
+
+def fingerprint_keys_pairs(settings: Settings) -> tuple[tuple[str, str], ...]:
+    return settings.fingerprint_keys or _generated_keys(settings.data_dir, "fingerprint.keys")
+
+
+def fingerprints(settings: Settings) -> Fingerprints:
+    """The fingerprint keys for these settings (built once per process and settings)."""
+    cache_key = (settings.fingerprint_keys, settings.data_dir)
+    with _lock:
+        found = _fingerprints.get(cache_key)
+        if found is None:
+            pairs = fingerprint_keys_pairs(settings)
+            found = _fingerprints[cache_key] = Fingerprints([(k, base64.b64decode(v)) for k, v in pairs])
+        return found
+
+
+def fingerprint_keys_env(settings: Settings) -> str:
+    """FINGERPRINT_KEYS for processes started with these settings (generated keys included)."""
+    return ",".join(f"{key_id}:{encoded}" for key_id, encoded in fingerprint_keys_pairs(settings))

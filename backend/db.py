@@ -10,6 +10,13 @@ from litestar.datastructures import State
 
 from backend.settings import Settings
 
+# Every statement the service runs touches a handful of rows through an index, but a
+# generic plan over a big table, or one planned on stale statistics, can be costed above
+# jit_above_cost; the server then JIT-compiles it on every execution (tens to hundreds of
+# milliseconds for a 2 ms insert). Compilation never pays for itself here, so it is off for
+# every connection the service opens; tests/test_jit.py pins it for the hot statements.
+OLTP_SETTINGS = {"jit": "off"}
+
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for type_name in ("json", "jsonb"):
@@ -29,7 +36,7 @@ async def create_pool(settings: Settings, *, max_size: int | None = None, generi
     """The connection pool. `generic_plans` is for the hot batched statements: their plans
     do not depend on the values, and re-planning each execution costs more than running it."""
     assert settings.database_url, "servers must be resolved before the pool is opened"
-    server_settings = {"application_name": "commune-pulse", "timezone": "UTC"}
+    server_settings = {"application_name": "commune-pulse", "timezone": "UTC", **OLTP_SETTINGS}
     if generic_plans:
         server_settings["plan_cache_mode"] = "force_generic_plan"
     pool = await asyncpg.create_pool(
@@ -60,6 +67,6 @@ async def provide_db(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
 async def connect(settings: Settings) -> asyncpg.Connection:
     """A single connection for commands (migrate, seed) outside the pool."""
     assert settings.database_url, "servers must be resolved before connecting"
-    conn = await asyncpg.connect(settings.database_url, server_settings={"timezone": "UTC"})
+    conn = await asyncpg.connect(settings.database_url, server_settings={"timezone": "UTC", **OLTP_SETTINGS})
     await _init_connection(conn)
     return conn

@@ -318,6 +318,13 @@ CATALOG: dict[str, tuple[int, Text]] = {
         413,
         Text("Mỗi ảnh đính kèm không được vượt quá 5 MB", "Each attached photo must be at most 5 MB"),
     ),
+    "attachment_too_many_pixels": (
+        413,
+        Text(
+            "Ảnh có quá nhiều điểm ảnh (tối đa 50 triệu); hãy chụp hoặc lưu ở độ phân giải thấp hơn",
+            "The photo has too many pixels (at most 50 million); take or save it at a lower resolution",
+        ),
+    ),
     "attachment_type_not_allowed": (
         415,
         Text(
@@ -338,6 +345,41 @@ CATALOG: dict[str, tuple[int, Text]] = {
         Text(
             "Chỉ có thể đề nghị xem xét lại góp ý đã được trả lời, đã kết thúc hoặc bị từ chối",
             "Only answered, closed or rejected feedback can be disputed",
+        ),
+    ),
+    # Reporter protection (backend/reporter_protection.py, services/front_grants.py).
+    "protected_recategorise_forbidden": (
+        403,
+        Text(
+            "Chỉ giám sát viên Mặt trận trong phạm vi mới được đổi loại của một tố cáo sai phạm (kèm lý do)",
+            "Only a Front supervisor in scope may recategorise a report of wrongdoing (with a reason)",
+        ),
+    ),
+    "front_grant_forbidden": (
+        403,
+        Text(
+            "Vai trò Mặt trận chỉ do giám sát viên Mặt trận trong phạm vi cấp; quản trị hệ thống chỉ cấp "
+            "giám sát viên đầu tiên của một tỉnh",
+            "Front roles are granted by Front supervisors within their scope; a system admin may grant "
+            "only a province's first Front supervisor",
+        ),
+    ),
+    "forward_reaches_concerned": (
+        409,
+        Text(
+            "Không thể chuyển: tố cáo sẽ đến tài khoản của chính cán bộ bị tố cáo",
+            "Cannot forward: this report of wrongdoing would reach an account of the official it concerns",
+        ),
+    ),
+    "account_already_linked": (
+        409,
+        Text("Tài khoản này đã gắn với một cán bộ khác", "This account is already linked to another official"),
+    ),
+    "invalid_feedback_recipient": (
+        422,
+        Text(
+            "Người nhận phải là tài khoản đang hoạt động thuộc UBND tỉnh (vai trò quản trị tỉnh)",
+            "The recipient must be an active account of the province's People's Committee (province admin role)",
         ),
     ),
     "reveal_forbidden": (

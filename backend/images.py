@@ -1,18 +1,52 @@
-"""What kind of photo a file really is, judged from its bytes (magic numbers) alone: the
-declared content type and the file name are the client's word and are never trusted; and
-the photo without the metadata that could name its author (EXIF with GPS position, camera
-serial and owner, XMP, IPTC, comments)."""
+"""Photos carry pixels only.
+
+What kind of photo a file is comes from its bytes (magic numbers): the declared content type
+and the file name are the client's word. Every photo is then decoded by Pillow (pillow-heif
+for HEIC) and encoded anew from its pixels, so nothing the camera or an editor wrote beside
+them survives: EXIF (GPS position, camera serial, owner), XMP, IPTC, comments, APPn
+segments of any number, ICC profiles (their header names the device's maker and model;
+colours are converted to sRGB first), MPO second images, unknown PNG chunks and bytes
+appended after the end. HEIC is stored as JPEG, which every browser shows. The EXIF
+orientation is applied to the pixels before it is dropped, so the photo stays upright.
+
+Image bombs stop at Pillow's own limit (`Image.MAX_IMAGE_PIXELS`, checked from the header,
+before any pixel is decoded). Pure: no I/O, safe to run in a worker thread.
+"""
 
 from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import pillow_heif
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 JPEG = "image/jpeg"
 PNG = "image/png"
 HEIC = "image/heic"
 
+# Above this Pillow refuses to decode (DecompressionBombError past twice it, a warning that
+# we treat as the same refusal past it). 50 megapixels holds any phone's full-resolution
+# photo (48-50 MP sensors) and keeps a decode within ~200 MB.
+MAX_PIXELS = 50_000_000
+# Longest side kept: 16 MP is more than enough to read a document or a number plate, and
+# the re-encoded photo then stays under the 5 MB an attachment may take.
+MAX_SIDE = 4096
+JPEG_QUALITIES = (88, 75, 60)
+
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# Past MAX_PIXELS Pillow only warns; `scrub_photo` refuses such an image itself.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # HEIF brands of HEVC-coded images (what phones write as .heic); mif1/msf1 alone are any
 # HEIF (AVIF too), so they count only with an HEVC brand beside them.
 HEIC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"})
+# The Pillow decoders each sniffed type may use: nothing else gets to parse the bytes (the
+# JPEG decoder opens MPO too, and takes its first picture).
+DECODERS = {JPEG: ("JPEG",), PNG: ("PNG",), HEIC: ("HEIF",)}
 
 
 def _heic(data: bytes) -> bool:
@@ -36,72 +70,117 @@ def sniff_image_type(data: bytes) -> str | None:
     return None
 
 
-# JPEG segments that carry metadata rather than the picture: APP1 (EXIF, XMP), APP13
-# (IPTC), COM. APP0 (JFIF) and APP2 (ICC colour profile) are kept.
-JPEG_METADATA_MARKERS = frozenset({0xE1, 0xED, 0xFE})
-# PNG chunks that carry metadata: EXIF, text, modification time.
-PNG_METADATA_CHUNKS = frozenset({b"eXIf", b"tEXt", b"iTXt", b"zTXt", b"tIME"})
+class PhotoRefused(Exception):
+    """A photo that is not stored."""
 
 
-class MalformedImage(ValueError):
-    """The bytes start like an image but their structure does not hold together."""
+class UnsupportedImage(PhotoRefused):
+    """Not a JPEG, PNG or HEIC photo that decodes (or one whose bytes are broken)."""
 
 
-def _strip_jpeg(data: bytes) -> bytes:
-    out, i = bytearray(data[:2]), 2
-    while i < len(data):
-        if data[i] != 0xFF:
-            raise MalformedImage("expected a JPEG marker")
-        while i < len(data) and data[i] == 0xFF:  # fill bytes
-            i += 1
-        if i >= len(data):
-            raise MalformedImage("truncated JPEG")
-        marker = data[i]
-        i += 1
-        if marker == 0xD9:  # end of image
-            out += bytes((0xFF, marker))
-            return bytes(out)
-        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # no length
-            out += bytes((0xFF, marker))
-            continue
-        if i + 2 > len(data):
-            raise MalformedImage("truncated JPEG segment")
-        length = int.from_bytes(data[i : i + 2], "big")
-        if length < 2 or i + length > len(data):
-            raise MalformedImage("JPEG segment runs past the end")
-        if marker == 0xDA:  # start of scan: the picture itself follows, to the end
-            out += bytes((0xFF, marker)) + data[i:]
-            return bytes(out)
-        if marker not in JPEG_METADATA_MARKERS:
-            out += bytes((0xFF, marker)) + data[i : i + length]
-        i += length
-    raise MalformedImage("JPEG without image data")
+class TooManyPixels(PhotoRefused):
+    """More pixels than MAX_PIXELS: refused before decoding (an image bomb, or near one)."""
+
+    def __init__(self, pixels: int) -> None:
+        super().__init__(f"{pixels} pixels, more than {MAX_PIXELS}")
+        self.pixels = pixels
 
 
-def _strip_png(data: bytes) -> bytes:
-    out, i = bytearray(data[:8]), 8
-    while i < len(data):
-        if i + 12 > len(data):
-            raise MalformedImage("truncated PNG chunk")
-        length = int.from_bytes(data[i : i + 4], "big")
-        kind = data[i + 4 : i + 8]
-        end = i + 12 + length
-        if end > len(data):
-            raise MalformedImage("PNG chunk runs past the end")
-        if kind not in PNG_METADATA_CHUNKS:
-            out += data[i:end]
-        i = end
-        if kind == b"IEND":
-            return bytes(out)
-    raise MalformedImage("PNG without IEND")
+class TooLargeEncoded(PhotoRefused):
+    """Even re-encoded at the lowest quality the photo exceeds the size limit."""
 
 
-def strip_metadata(data: bytes, content_type: str) -> bytes:
-    """The photo without its metadata. HEIC is kept as sent: its EXIF sits inside nested
-    ISO-BMFF boxes that cannot be dropped without rewriting the offsets that point past them
-    (phones' share sheets usually strip location; a server-side transcode is the fix)."""
-    if content_type == JPEG:
-        return _strip_jpeg(data)
-    if content_type == PNG:
-        return _strip_png(data)
-    return data
+@dataclass(frozen=True)
+class CleanPhoto:
+    data: bytes
+    content_type: str
+    width: int
+    height: int
+
+
+_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+def _to_srgb(image: Image.Image, icc: bytes | None) -> Image.Image:
+    """The pixels in sRGB: a photo tagged with another profile (Display P3 on iPhones) is
+    converted, so dropping the profile does not wash out its colours."""
+    if not icc:
+        return image
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        mode = "RGBA" if image.mode == "RGBA" else "RGB"
+        converted = ImageCms.profileToProfile(image, source, _SRGB, outputMode=mode)
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return image  # a broken profile: the pixels as they are
+    return converted if converted is not None else image
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+
+
+def _pixels_only(image: Image.Image, keep_alpha: bool) -> Image.Image:
+    """A new image holding only the pixels: no info dict, no palette tricks, no profile."""
+    mode = "RGBA" if keep_alpha else "RGB"
+    if image.mode != mode:
+        if not keep_alpha and _has_alpha(image):
+            rgba = image.convert("RGBA")
+            flat = Image.new("RGB", rgba.size, (255, 255, 255))
+            flat.paste(rgba, mask=rgba.getchannel("A"))
+            image = flat
+        else:
+            image = image.convert(mode)
+    return Image.frombytes(mode, image.size, image.tobytes())
+
+
+def _encode(image: Image.Image, fmt: str, max_bytes: int) -> tuple[bytes, str]:
+    if fmt == "PNG":
+        out = io.BytesIO()
+        image.save(out, "PNG")
+        if out.tell() <= max_bytes:
+            return out.getvalue(), PNG
+        image = _pixels_only(image, keep_alpha=False)  # a huge screenshot: JPEG is the way
+    for quality in JPEG_QUALITIES:
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=quality, optimize=True)
+        if out.tell() <= max_bytes:
+            return out.getvalue(), JPEG
+    raise TooLargeEncoded(f"more than {max_bytes} bytes even at JPEG quality {JPEG_QUALITIES[-1]}")
+
+
+def scrub_photo(data: bytes, max_bytes: int) -> CleanPhoto:
+    """The photo decoded and encoded anew from its pixels, upright (EXIF orientation
+    applied), in sRGB, at most MAX_SIDE on its longest side: JPEG for JPEG and HEIC, PNG
+    for PNG (screenshots stay sharp; JPEG when a PNG would exceed max_bytes).
+
+    Raises UnsupportedImage (not a photo we take, or broken), TooManyPixels (an image bomb),
+    TooLargeEncoded."""
+    kind = sniff_image_type(data)
+    if kind is None:
+        raise UnsupportedImage("not a JPEG, PNG or HEIC")
+    try:
+        image = Image.open(io.BytesIO(data), formats=DECODERS[kind])
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise TooManyPixels(MAX_PIXELS + 1) from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise UnsupportedImage(str(exc)) from None
+    pixels = image.width * image.height
+    if pixels > MAX_PIXELS:
+        raise TooManyPixels(pixels)
+    try:
+        if kind == JPEG:
+            # Decode at the smallest libjpeg scale still at least MAX_SIDE: less memory and time.
+            image.draft("RGB", (MAX_SIDE, MAX_SIDE))
+        image.load()
+        icc = image.info.get("icc_profile")
+        keep_alpha = kind == PNG and _has_alpha(image)
+        upright = ImageOps.exif_transpose(image)
+        if upright.mode not in ("RGB", "RGBA"):
+            upright = upright.convert("RGBA" if keep_alpha else "RGB")
+        upright = _to_srgb(upright, icc)
+        upright.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+        clean = _pixels_only(upright, keep_alpha)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise UnsupportedImage(str(exc)) from None
+    encoded, content_type = _encode(clean, "PNG" if kind == PNG else "JPEG", max_bytes)
+    return CleanPhoto(encoded, content_type, clean.width, clean.height)

@@ -83,6 +83,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     generated in data_dir."""
     feedback_key_id: str | None = None
     """The key id new items are sealed with; None: the first of feedback_keys."""
+    fingerprint_keys: tuple[tuple[str, str], ...] = ()
+    """(key id, base64 key) pairs of the HMAC that fingerprints requests (idempotency) and any
+    other digest over what a citizen wrote: the first signs, all are accepted on lookups, so a
+    database dump with a guess confirms nothing without them. Empty (only without
+    DATABASE_URL): one key generated in data_dir."""
 
     feedback_lease: int = 900
     """Seconds a Front staff member's claim on a feedback item lasts."""
@@ -126,6 +131,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError("JWT_SECRET: required when DATABASE_URL is set (all API processes must share it)")
         if self.database_url and not self.feedback_keys:
             raise SettingsError("FEEDBACK_KEYS: required when DATABASE_URL is set (all API processes must share them)")
+        if self.database_url and not self.fingerprint_keys:
+            raise SettingsError(
+                "FINGERPRINT_KEYS: required when DATABASE_URL is set (all API processes must share them)"
+            )
         if self.feedback_key_id is not None and self.feedback_key_id not in dict(self.feedback_keys):
             raise SettingsError(f"FEEDBACK_KEY_ID: {self.feedback_key_id!r} is not one of the FEEDBACK_KEYS ids")
 
@@ -357,6 +366,17 @@ VARIABLES: tuple[Variable, ...] = (
         str,
         "(first key)",
         "Id of the `FEEDBACK_KEYS` key new feedback is sealed with; to rotate, add a key and point this at it.",
+    ),
+    Variable(
+        "FINGERPRINT_KEYS",
+        "fingerprint_keys",
+        _feedback_keys,
+        "(generated)",
+        "HMAC-SHA256 keys of request fingerprints (idempotent retries) and of any digest over what a citizen "
+        "wrote, `id:base64key` comma-separated, kept apart from the database. The first signs new "
+        "fingerprints, all are accepted: to rotate, put a new key first and keep the old one listed while "
+        "clients may still retry (a day). Required with `DATABASE_URL`; otherwise generated once into "
+        "`DATA_DIR/secrets/fingerprint.keys`.",
     ),
     Variable(
         "FEEDBACK_LEASE",

@@ -17,7 +17,9 @@ with ranked as (
     select code, province_code,
            row_number() over (partition by province_code order by code) as rn,
            count(*) over (partition by province_code) as n
-    from communes
+    from communes c
+    -- communes that already offer services (the demo's) keep their own officials
+    where not exists (select 1 from commune_services cs where cs.commune_code = c.code)
 )
 select code from ranked order by (rn - 0.5) / n, province_code limit $1
 """

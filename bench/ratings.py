@@ -246,6 +246,7 @@ def full_path_server(args: argparse.Namespace, database_url: str, redis_url: str
         "REDIS_KEY_PREFIX": prefix,
         "JWT_SECRET": secrets.token_urlsafe(36),  # 48 characters
         "FEEDBACK_KEYS": "bench:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+        "FINGERPRINT_KEYS": "bench:" + base64.b64encode(secrets.token_bytes(32)).decode(),
         "HOST": HOST,
         "PORT": str(port),
         "API_WORKERS": str(args.workers),

@@ -95,7 +95,7 @@ class ForwardView(Base, kw_only=True):
     """A redacted copy sent to an authority, with its answer."""
 
     id: int
-    recipient: Literal["official", "commune_committee"]
+    recipient: Literal["official", "commune_committee", "province"]
     official_id: int | None = None
     official_name: str | None = None
     commune_code: str
@@ -202,6 +202,21 @@ class ForwardRequest(Base, kw_only=True):
     body: Text | None = None
     """The text to send, if staff shortened it; phone, ID numbers and e-mails are masked either way."""
     reason: Reason | None = None
+
+
+class ForwardRecipient(Base, kw_only=True):
+    user_id: int
+    display_name: str
+
+
+class ForwardPreview(Base, kw_only=True):
+    """Who a forward would reach if sent now."""
+
+    recipient: Literal["official", "commune_committee", "province"]
+    official_id: int | None = None
+    recipients: list[ForwardRecipient]
+    problem: Problem | None = None
+    """Set when the forward would be refused (e.g. forward_reaches_concerned)."""
 
 
 class AcceptRequest(Base, kw_only=True):

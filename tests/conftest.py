@@ -39,6 +39,7 @@ pytest_plugins = ["tests.fcm_server"]
 RUN_ID = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
 JWT_SECRET = "test-secret-" + "x" * 40
 FEEDBACK_KEYS = (("test1", "dGVzdC1mZWVkYmFjay1rZXktMzItYnl0ZXMtbG9uZyE="),)
+FINGERPRINT_KEYS = (("fp1", "dGVzdC1maW5nZXJwcmludC1rZXktMzItYnl0ZXMtb2s="),)
 _counter = itertools.count(1)
 
 
@@ -86,6 +87,7 @@ def _settings(database_url: str, redis_url: str, prefix: str, data_dir: Path) ->
         data_dir=str(data_dir),
         jwt_secret=JWT_SECRET,
         feedback_keys=FEEDBACK_KEYS,
+        fingerprint_keys=FINGERPRINT_KEYS,
         redis_key_prefix=prefix,
         db_pool_size=5,
         login_max_failures=3,

@@ -118,7 +118,7 @@ ENDPOINTS: list[tuple[str, str, str, set[str]]] = [
     ("photo", "GET", "/v1/front/feedback/{id}/attachments/{attachment}", FRONT_HERE),
     ("reveal", "POST", "/v1/front/feedback/{id}/reveal", {"province_front"}),
     ("claim", "POST", "/v1/front/feedback/{id}/claim", FRONT_HERE),
-    ("assigned list", "GET", "/v1/assigned-feedback", {"official_concerned", "other_official"}),
+    ("assigned list", "GET", "/v1/assigned-feedback", {"official_concerned", "other_official", "province_admin"}),
     ("assigned item", "GET", "/v1/assigned-feedback/{forward}", set()),
     ("answer", "POST", "/v1/assigned-feedback/{forward}/answer", set()),
     ("report", "GET", "/v1/front/reports/monthly?commune=00004&month=2026-11", FRONT_HERE),
@@ -153,7 +153,7 @@ async def test_authorisation_matrix(
         if not (name == "reveal" and outcomes[role] == OK):
             # Nobody else ever receives the reporter's identity.
             assert not any(part in response.text for part in IDENTITY), (role, response.text)
-        if role in ("official_concerned", "other_official") and name == "assigned list":
+        if role in ("official_concerned", "other_official", "province_admin") and name == "assigned list":
             # Not forwarded to them: nothing listed, no hint that the item or an identity exists.
             assert response.json()["items"] == []
         if role == "other_commune_front" and name == "queue":

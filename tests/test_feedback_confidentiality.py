@@ -107,7 +107,7 @@ async def test_a_supervisor_reveals_the_reporter_with_a_reason_and_it_is_audited
     assert (entry["actor_kind"], entry["actor_user_id"]) == ("staff", user_id)
     assert (entry["object_kind"], entry["object_id"]) == ("feedback", str(report["id"]))
     assert entry["reason"] == REASON["reason"]
-    assert entry["data"] == {"category": "wrongdoing_report", "had_contact": True}
+    assert entry["data"] == {"category": "wrongdoing_report", "protected": True, "had_contact": True}
     for trace in TRACES:
         assert trace not in json.dumps(dict(entry), default=str, ensure_ascii=False), trace
 
@@ -183,7 +183,7 @@ async def test_an_anonymous_report_has_nothing_to_reveal(
     assert response.status_code == 200
     assert response.json()["anonymous"] is True and "contact" not in response.json()
     data = await db.fetchval("select data from audit_log where action = 'feedback.reveal'")
-    assert data == {"category": "wrongdoing_report", "had_contact": False}
+    assert data == {"category": "wrongdoing_report", "protected": True, "had_contact": False}
 
 
 @pytest.mark.parametrize(

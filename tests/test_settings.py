@@ -22,6 +22,7 @@ def test_values_are_parsed() -> None:
             "DATABASE_URL": "postgresql://u@db:5432/pulse",
             "JWT_SECRET": "s" * 32,
             "FEEDBACK_KEYS": "k1:" + "A" * 43 + "=",
+            "FINGERPRINT_KEYS": "f2:" + "B" * 43 + "=, f1:" + "C" * 43 + "=",
             "PORT": "9000",
             "JWT_ACCESS_TTL": "10m",
             "CITIZEN_TOKEN_TTL": "30d",
@@ -35,6 +36,7 @@ def test_values_are_parsed() -> None:
     assert settings.citizen_token_ttl == 30 * 86400
     assert settings.cors_origins == ("https://a.vn", "https://b.vn")
     assert settings.log_level == "DEBUG"
+    assert [key_id for key_id, _ in settings.fingerprint_keys] == ["f2", "f1"]
 
 
 @pytest.mark.parametrize(
@@ -49,7 +51,13 @@ def test_values_are_parsed() -> None:
             {"DATABASE_URL": "postgresql://x/db", "JWT_SECRET": "s" * 32},
             "FEEDBACK_KEYS: required when DATABASE_URL is set",
         ),
+        (
+            {"DATABASE_URL": "postgresql://x/db", "JWT_SECRET": "s" * 32, "FEEDBACK_KEYS": "k1:" + "A" * 43 + "="},
+            "FINGERPRINT_KEYS: required when DATABASE_URL is set",
+        ),
         ({"FEEDBACK_KEYS": "k1:c2hvcnQ="}, "FEEDBACK_KEYS: key 'k1' is not 32 bytes"),
+        ({"FINGERPRINT_KEYS": "f1:c2hvcnQ="}, "FINGERPRINT_KEYS: key 'f1' is not 32 bytes"),
+        ({"FINGERPRINT_KEYS": "f1:" + "A" * 43 + "=,f1:" + "B" * 43 + "="}, "FINGERPRINT_KEYS: expected"),
         ({"FEEDBACK_KEYS": "k1:" + "A" * 43 + "=", "FEEDBACK_KEY_ID": "k2"}, "FEEDBACK_KEY_ID: 'k2' is not one"),
         ({"JWT_ACCESS_TTL": "15 minutes"}, "JWT_ACCESS_TTL: expected a duration"),
         ({"PUSH_PROVIDER": "sms"}, "PUSH_PROVIDER: expected one of log, fcm"),
@@ -101,6 +109,7 @@ def test_an_unreachable_database_is_one_line_too(unused_tcp_port: int) -> None:
             "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{unused_tcp_port}/x",
             "JWT_SECRET": "s" * 32,
             "FEEDBACK_KEYS": "k1:" + "A" * 43 + "=",
+            "FINGERPRINT_KEYS": "f1:" + "B" * 43 + "=",
             "REDIS_URL": "redis://127.0.0.1:1/0",
         },
         capture_output=True,

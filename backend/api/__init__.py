@@ -18,6 +18,7 @@ from backend.api.integrations import IntegrationController
 from backend.api.me import MeController
 from backend.api.officials import OfficialController
 from backend.api.procedures import ProcedureController
+from backend.api.protection_admin import ProtectionAdminController
 from backend.api.provinces import ProvinceController
 from backend.api.ratings import MyRatingController, RatingController
 from backend.api.threshold_rules import CommuneThresholdRuleController, ThresholdRuleController
@@ -51,4 +52,5 @@ CONTROLLERS = [
     CommuneThresholdRuleController,
     FrontController,
     AssignedFeedbackController,
+    ProtectionAdminController,
 ]

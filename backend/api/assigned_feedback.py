@@ -24,7 +24,9 @@ class AssignedFeedbackController(Controller):
 
     path = "/v1/assigned-feedback"
     tags = ["assigned-feedback"]
-    guards = [staff_with("commune_chair", "commune_official")]
+    # Province admins: the People's Committee side of the province, which receives reports
+    # about commune chairs (the query narrows each to the forwards addressed to them).
+    guards = [staff_with("commune_chair", "commune_official", "province_admin")]
 
     @get(operation_id="ListAssignedFeedback", summary="Redacted feedback forwarded to the caller, newest first")
     async def list_assigned(

@@ -3,6 +3,7 @@ photos and the audited reveal of contact details."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -18,7 +19,7 @@ from litestar.params import Body, HeaderParameter, JSONBody
 from backend.api.params import DB, Citizen, CursorQuery, IdPath, LimitQuery, Staff
 from backend.api.problems import problem_responses
 from backend.auth import citizen_only, staff_with
-from backend.crypto import feedback_keyring
+from backend.crypto import feedback_keyring, fingerprints
 from backend.errors import AppError
 from backend.items import convert_item
 from backend.services import feedback_citizen as service
@@ -132,10 +133,17 @@ class FeedbackController(Controller):
         files = [await photo.read() for photo in data.photos]
         for photo in data.photos:
             await photo.close()
-        uploads = service.check_uploads(files)
+        uploads = await asyncio.to_thread(service.check_uploads, files)
         settings = state.settings
         item, replayed = await service.submit_feedback(
-            db, attachment_store(settings), feedback_keyring(settings), citizen.citizen_id, key, body, uploads
+            db,
+            attachment_store(settings),
+            feedback_keyring(settings),
+            fingerprints(settings),
+            citizen.citizen_id,
+            key,
+            body,
+            uploads,
         )
         return _answer(item, replayed, 201)
 
@@ -192,10 +200,13 @@ class MyFeedbackController(Controller):
         citizen: Citizen,
         feedback_id: IdPath,
         data: JSONBody[DisputeCreate],
+        state: State,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[MyFeedback]:
         key = _key(idempotency_key)
-        item, replayed = await service.dispute_feedback(db, citizen.citizen_id, feedback_id, key, data.reason)
+        item, replayed = await service.dispute_feedback(
+            db, fingerprints(state.settings), citizen.citizen_id, feedback_id, key, data.reason
+        )
         return _answer(item, replayed, 200)
 
 

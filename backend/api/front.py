@@ -10,6 +10,7 @@ from backend.api.params import DB, CursorQuery, IdPath, LimitQuery, SearchQuery,
 from backend.api.problems import problem_responses
 from backend.auth import staff_with
 from backend.errors import preferred_language
+from backend.services import feedback_routing as routing
 from backend.services import feedback_workflow as workflow
 from backend.services import front_queue as queue
 from schemas.front import (
@@ -21,6 +22,7 @@ from schemas.front import (
     BulkTriage,
     ClaimRequest,
     DuplicateList,
+    ForwardPreview,
     ForwardRequest,
     FrontFeedback,
     MergeRequest,
@@ -111,6 +113,16 @@ class FrontController(Controller):
     )
     async def duplicates(self, db: DB, staff: Staff, feedback_id: IdPath) -> DuplicateList:
         return await queue.list_duplicates(db, staff, feedback_id)
+
+    @get(
+        "/feedback/{feedback_id:int}/forward-preview",
+        operation_id="PreviewFeedbackForward",
+        summary="Who a forward would reach now, and the problem it would meet (never the official concerned)",
+    )
+    async def forward_preview(
+        self, request: Request[Any, Any, Any], db: DB, staff: Staff, feedback_id: IdPath
+    ) -> ForwardPreview:
+        return await routing.preview_forward(db, staff, feedback_id, _language(request))
 
     @post(
         "/feedback/{feedback_id:int}/claim",

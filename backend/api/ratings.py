@@ -10,6 +10,7 @@ from litestar.params import HeaderParameter, JSONBody, SkipValidation
 from backend.api.params import DB, Citizen, CursorQuery, LimitQuery
 from backend.api.problems import problem_responses
 from backend.auth import citizen_only
+from backend.crypto import fingerprints
 from backend.errors import AppError, preferred_language, problem_of
 from backend.items import batch_items, convert_item
 from backend.services import ratings as service
@@ -55,7 +56,7 @@ class RatingController(Controller):
     ) -> Response[Rating]:
         if idempotency_key is None or not re.fullmatch(IDEMPOTENCY_KEY, idempotency_key):
             raise AppError("idempotency_key_required")
-        request = service.rating_request(citizen.citizen_id, idempotency_key, data)
+        request = service.rating_request(citizen.citizen_id, idempotency_key, data, fingerprints(state.settings))
         (outcome,) = await state.rating_writer.submit([request])
         if outcome.error is not None:
             raise outcome.error
@@ -96,7 +97,9 @@ class RatingController(Controller):
                 )
                 continue
             body = service.batch_item_body(item)
-            queued.append(service.rating_request(citizen.citizen_id, item.idempotency_key, body))
+            queued.append(
+                service.rating_request(citizen.citizen_id, item.idempotency_key, body, fingerprints(state.settings))
+            )
             positions.append(index)
         outcomes = await state.rating_writer.submit(queued) if queued else []
         for index, queued_request, outcome in zip(positions, queued, outcomes, strict=True):

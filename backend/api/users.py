@@ -13,9 +13,12 @@ from schemas.users import User, UserCreate, UserPage
 class UserController(Controller):
     path = "/v1/users"
     tags = ["users"]
-    guards = [staff_with(*users.ADMIN_ROLES)]
 
-    @get(operation_id="ListUsers", summary="Staff accounts within the caller's administration")
+    @get(
+        guards=[staff_with(*users.ADMIN_ROLES)],
+        operation_id="ListUsers",
+        summary="Staff accounts within the caller's administration",
+    )
     async def list_users(
         self,
         db: DB,
@@ -27,17 +30,29 @@ class UserController(Controller):
         return await users.list_users(db, staff, q=q, cursor=cursor, limit=limit)
 
     @post(
+        guards=[staff_with(*users.ADMIN_ROLES, "front_supervisor")],
         operation_id="CreateUser",
         summary="Create a staff account with scoped roles",
+        description=(
+            "Admins grant roles within their administration, except Front roles: those only Front "
+            "supervisors grant, within their scope; a system admin may grant a province's first "
+            "province-wide Front supervisor."
+        ),
         responses=problem_responses(409),
     )
     async def create_user(self, db: DB, staff: Staff, data: JSONBody[UserCreate]) -> User:
         return await users.create_user(db, staff, data)
 
-    @get("/{user_id:int}", operation_id="GetUser")
+    @get("/{user_id:int}", guards=[staff_with(*users.ADMIN_ROLES)], operation_id="GetUser")
     async def get_user(self, db: DB, staff: Staff, user_id: IdPath) -> User:
         return await users.get_user(db, staff, user_id)
 
-    @delete("/{user_id:int}", status_code=200, operation_id="DeactivateUser", summary="Deactivate an account")
+    @delete(
+        "/{user_id:int}",
+        guards=[staff_with(*users.ADMIN_ROLES)],
+        status_code=200,
+        operation_id="DeactivateUser",
+        summary="Deactivate an account",
+    )
     async def deactivate_user(self, db: DB, staff: Staff, user_id: IdPath) -> User:
         return await users.deactivate_user(db, staff, user_id)

@@ -2,7 +2,8 @@
 and its request for more time.
 
 A forward is addressed to an official (read by the user linked to that official) or, with
-no official, to the commune's People's Committee (read by the commune's chairs). Nothing
+no official, to the commune's People's Committee (read by the commune's chairs), or, for a
+report about a chair or vice-chair, to the accounts named on it at the province. Nothing
 here reads the feedback table's text, contact or attachments: the authority cannot learn who
 wrote it, nor whether an identity exists."""
 
@@ -22,9 +23,10 @@ from backend.workdays import LOCAL_TZ
 from schemas.front import AnswerRequest, AssignedFeedback, AssignedFeedbackPage, ExtensionRequest
 
 ADDRESSED = """(
-    (fw.official_id is not null
+    (fw.recipient_user_ids is not null and $1 = any(fw.recipient_user_ids))
+    or (fw.recipient_user_ids is null and fw.official_id is not null
      and exists (select 1 from officials ao where ao.id = fw.official_id and ao.user_id = $1))
-    or (fw.official_id is null
+    or (fw.recipient_user_ids is null and fw.official_id is null
         and exists (select 1 from user_roles ur
                     where ur.user_id = $1 and ur.role = 'commune_chair' and ur.commune_code = fw.commune_code)))"""
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -26,10 +27,10 @@ import msgspec
 
 from backend.audit import record_staff_action
 from backend.auth import StaffPrincipal
-from backend.crypto import Keyring, SealError
+from backend.crypto import Fingerprints, Keyring, SealError
 from backend.errors import AppError, Text
 from backend.feedback_states import InvalidTransition, transition
-from backend.images import MalformedImage, sniff_image_type, strip_metadata
+from backend.images import TooLargeEncoded, TooManyPixels, UnsupportedImage, scrub_photo
 from backend.pagination import decode_cursor, page_of
 from backend.scope import in_scope
 from backend.storage import BlobStore, new_key
@@ -53,7 +54,6 @@ from schemas.ratings import LinkedOfficial
 FRONT_ROLES = ("front_staff", "front_supervisor")
 REVEAL_ROLES = ("front_supervisor",)
 # Categories whose reporter the Law on Denunciation protects: contact only by a supervisor.
-PROTECTED_CATEGORIES = frozenset({"wrongdoing_report"})
 # Event kinds whose reason the citizen may read (why it was rejected; their own dispute).
 CITIZEN_REASON_KINDS = frozenset({"rejected", "reject", "disputed"})
 EXCERPT_CHARS = 140
@@ -61,11 +61,13 @@ EXCERPT_CHARS = 140
 
 @dataclass(frozen=True)
 class Upload:
-    """One photo to store: its bytes without metadata, the type they show, their sha256."""
+    """One photo to store: its re-encoded bytes (pixels only), their type and sha256, and
+    the sha256 of what the citizen sent (a retry sends the same bytes)."""
 
     data: bytes
     content_type: str
     sha256: bytes
+    received_sha256: bytes
 
 
 def contact_summary(
@@ -108,31 +110,38 @@ def normalise_feedback(body: FeedbackCreate) -> FeedbackCreate:
 
 
 def check_uploads(files: list[bytes]) -> list[Upload]:
-    """The photos, each judged by its bytes: at most 5, each at most 5 MB, JPEG/PNG/HEIC,
-    and stripped of metadata that could identify who took them."""
+    """The photos, each judged by its bytes: at most 5, each at most 5 MB, JPEG/PNG/HEIC
+    that decodes within the pixel limit, and re-encoded from its pixels alone
+    (backend.images): nothing that could identify who took it survives. CPU-bound: run it
+    off the event loop."""
     if len(files) > FEEDBACK_ATTACHMENTS_MAX:
         raise AppError("too_many_attachments")
     uploads = []
     for index, data in enumerate(files):
         if len(data) > FEEDBACK_ATTACHMENT_MAX_BYTES:
             raise AppError("attachment_too_large", extensions={"attachment_index": index})
-        content_type = sniff_image_type(data) if data else None
-        if content_type is None:
-            raise AppError("attachment_type_not_allowed", extensions={"attachment_index": index})
         try:
-            data = strip_metadata(data, content_type)
-        except MalformedImage:
+            photo = scrub_photo(data, FEEDBACK_ATTACHMENT_MAX_BYTES)
+        except TooManyPixels:
+            raise AppError("attachment_too_many_pixels", extensions={"attachment_index": index}) from None
+        except TooLargeEncoded:
+            raise AppError("attachment_too_large", extensions={"attachment_index": index}) from None
+        except UnsupportedImage:
             raise AppError("attachment_type_not_allowed", extensions={"attachment_index": index}) from None
-        uploads.append(Upload(data, content_type, hashlib.sha256(data).digest()))
+        digest = hashlib.sha256(photo.data).digest()
+        uploads.append(Upload(photo.data, photo.content_type, digest, hashlib.sha256(data).digest()))
     return uploads
 
 
-def submission_fingerprint(body: FeedbackCreate, uploads: list[Upload]) -> bytes:
-    """The same normalised feedback with the same photos in the same order is the same request."""
-    digest = hashlib.sha256(msgspec.json.encode(body))
-    for upload in uploads:
-        digest.update(upload.sha256)
-    return digest.digest()
+SUBMISSION_FINGERPRINT = "feedback-submission"
+DISPUTE_FINGERPRINT = "feedback-dispute-reason"
+
+
+def submission_payload(body: FeedbackCreate, uploads: list[Upload]) -> bytes:
+    """What identifies a submission: the same normalised feedback (contact included) with the
+    same photos in the same order is the same request. Only ever stored as a keyed
+    fingerprint (backend.crypto.Fingerprints), never as a plain hash."""
+    return msgspec.json.encode(body) + b"".join(upload.received_sha256 for upload in uploads)
 
 
 def _associated(reference: str) -> bytes:
@@ -177,8 +186,11 @@ values ($1, $2, $3, $4, 'citizen', $5, $6, true)
 """
 
 
-def _replay_or_refuse(prior: Any, request_hash: bytes) -> int:
-    if bytes(prior["request_hash"]) != request_hash:
+def _replay_or_refuse(prior: Any, fingerprints: Fingerprints, payload: bytes) -> int:
+    # No stored fingerprint: an item from before migration 0016, whose unkeyed digest was
+    # dropped; the key alone then identifies the request.
+    stored = prior["request_hash"]
+    if stored is not None and not fingerprints.matches(SUBMISSION_FINGERPRINT, payload, bytes(stored)):
         raise AppError("idempotency_key_reused")
     return int(prior["id"])
 
@@ -187,6 +199,7 @@ async def submit_feedback(
     conn: Any,
     store: BlobStore,
     keyring: Keyring,
+    fingerprints: Fingerprints,
     citizen_id: uuid.UUID,
     idempotency_key: str,
     body: FeedbackCreate,
@@ -195,10 +208,10 @@ async def submit_feedback(
     """Store a citizen's feedback and its photos in the caller's transaction; (the item,
     whether it was stored by an earlier request with this key)."""
     body = normalise_feedback(body)
-    request_hash = submission_fingerprint(body, uploads)
+    payload = submission_payload(body, uploads)
     prior = await conn.fetchrow(PRIOR_SQL, citizen_id, idempotency_key)
     if prior is not None:
-        return await get_my_feedback(conn, citizen_id, _replay_or_refuse(prior, request_hash)), True
+        return await get_my_feedback(conn, citizen_id, _replay_or_refuse(prior, fingerprints, payload)), True
 
     row = await conn.fetchrow(RESOLVE_SQL, body.commune_code, body.commune_service_id, body.official_id, citizen_id)
     if not row["install_exists"]:
@@ -235,11 +248,11 @@ async def submit_feedback(
             sealed,
             key_id,
             idempotency_key,
-            request_hash,
+            fingerprints.sign(SUBMISSION_FINGERPRINT, payload),
         )
         if feedback_id is None:  # a concurrent request with this key committed first
             prior = await conn.fetchrow(PRIOR_SQL, citizen_id, idempotency_key)
-            replayed = _replay_or_refuse(prior, request_hash)
+            replayed = _replay_or_refuse(prior, fingerprints, payload)
             for key in keys:
                 await store.delete(key)
             return await get_my_feedback(conn, citizen_id, replayed), True
@@ -397,12 +410,15 @@ update feedback set answer_rating = $2, updated_at = now() where id = $1
 """
 
 
-async def _prior_action(conn: Any, feedback_id: int, kind: str, key: str, fingerprint: dict[str, Any]) -> bool:
-    """True when this key already did this (a replay); refuses the key for anything else."""
+async def _prior_action(
+    conn: Any, feedback_id: int, kind: str, key: str, same: Callable[[dict[str, Any]], bool]
+) -> bool:
+    """True when this key already did this (a replay, `same` says so of the earlier event's
+    data); refuses the key for anything else."""
     prior = await conn.fetchrow(PRIOR_ACTION_SQL, feedback_id, kind, key)
     if prior is None:
         return False
-    if any(prior["data"].get(name) != value for name, value in fingerprint.items()):
+    if not same(prior["data"]):
         raise AppError("idempotency_key_reused")
     return True
 
@@ -414,7 +430,7 @@ async def rate_answer(
     item = await conn.fetchrow(LOCK_MINE_SQL, feedback_id, citizen_id)
     if item is None:
         raise AppError("feedback_not_found")
-    if await _prior_action(conn, feedback_id, "answer_rated", idempotency_key, {"score": score}):
+    if await _prior_action(conn, feedback_id, "answer_rated", idempotency_key, lambda d: d.get("score") == score):
         return await get_my_feedback(conn, citizen_id, feedback_id), True
     if item["status"] not in ("answered", "closed"):
         raise AppError("feedback_not_answered")
@@ -436,7 +452,7 @@ where id = $1
 
 
 async def dispute_feedback(
-    conn: Any, citizen_id: uuid.UUID, feedback_id: int, idempotency_key: str, reason: str
+    conn: Any, fingerprints: Fingerprints, citizen_id: uuid.UUID, feedback_id: int, idempotency_key: str, reason: str
 ) -> tuple[MyFeedback, bool]:
     """The citizen disputes the answer (or the rejection): the item goes back to the Front
     as triaged, with the citizen's reason in the timeline; (the item, replayed)."""
@@ -446,15 +462,23 @@ async def dispute_feedback(
     item = await conn.fetchrow(LOCK_MINE_SQL, feedback_id, citizen_id)
     if item is None:
         raise AppError("feedback_not_found")
-    fingerprint = {"reason_sha256": hashlib.sha256(reason.encode()).hexdigest()}
-    if await _prior_action(conn, feedback_id, "disputed", idempotency_key, fingerprint):
+    accepted = {mac.hex() for mac in fingerprints.accepted(DISPUTE_FINGERPRINT, reason.encode())}
+
+    def same_reason(data: dict[str, Any]) -> bool:
+        # Disputes from before migration 0016 lost their unkeyed digest: the key decides.
+        return "reason_mac" not in data or data["reason_mac"] in accepted
+
+    if await _prior_action(conn, feedback_id, "disputed", idempotency_key, same_reason):
         return await get_my_feedback(conn, citizen_id, feedback_id), True
     try:
         new_status = transition(item["status"], "reopen")
     except InvalidTransition:
         raise AppError("feedback_not_disputable") from None
     await conn.execute(REOPEN_SQL, feedback_id, new_status)
-    data = {"idempotency_key": idempotency_key, **fingerprint}
+    data = {
+        "idempotency_key": idempotency_key,
+        "reason_mac": fingerprints.sign(DISPUTE_FINGERPRINT, reason.encode()).hex(),
+    }
     await conn.execute(INSERT_EVENT_SQL, feedback_id, "disputed", item["status"], new_status, reason, data)
     return await get_my_feedback(conn, citizen_id, feedback_id), False
 
@@ -496,7 +520,7 @@ async def read_attachment(
 
 
 REVEAL_SQL = f"""
-select f.id, f.reference, f.category, f.is_anonymous, f.contact_ciphertext, f.contact_key_id,
+select f.id, f.reference, f.category, f.protected, f.is_anonymous, f.contact_ciphertext, f.contact_key_id,
        {in_scope(user="$2", roles="$3", commune="f.commune_code", province="c.province_code")} as visible,
        {in_scope(user="$2", roles="$4", commune="f.commune_code", province="c.province_code")} as may_reveal
 from feedback f
@@ -515,7 +539,8 @@ async def reveal_contact(
     row = await conn.fetchrow(REVEAL_SQL, feedback_id, staff.user_id, list(FRONT_ROLES), list(REVEAL_ROLES))
     if row is None or not row["visible"]:
         raise AppError("feedback_not_found")
-    if row["category"] in PROTECTED_CATEGORIES and not row["may_reveal"]:
+    # The protection, never the current category: recategorising must not open the identity.
+    if row["protected"] and not row["may_reveal"]:
         raise AppError("reveal_forbidden")
     contact = None
     if row["contact_ciphertext"] is not None:
@@ -537,7 +562,7 @@ async def reveal_contact(
         "feedback",
         feedback_id,
         reason=reason,
-        data={"category": row["category"], "had_contact": contact is not None},
+        data={"category": row["category"], "protected": row["protected"], "had_contact": contact is not None},
     )
     return RevealedContact(
         feedback_id=row["id"],

@@ -22,6 +22,7 @@ from backend.errors import AppError, problem_of
 from backend.feedback_states import InvalidTransition, transition
 from backend.redaction import findings, redact
 from backend.scope import in_scope
+from backend.services.feedback_routing import route_of
 from backend.services.front_queue import FRONT_ROLES, SUPERVISOR_ROLES, get_front_feedback, get_queue_item
 from backend.services.notifications import Notification, queue_notifications
 from backend.settings import Settings
@@ -42,6 +43,7 @@ from schemas.front import (
     RequiredReason,
     TriageRequest,
 )
+from schemas.problem import FieldError
 
 CITIZEN_TEXTS = {
     "feedback_accepted": (
@@ -85,7 +87,7 @@ LOCK_SQL = f"""
 select f.id, f.reference, f.citizen_id, f.category, f.commune_code, c.province_code, f.commune_service_id,
        f.official_id, f.status, f.priority, f.body, f.assigned_to, f.lease_holder, f.lease_expires_at,
        coalesce(f.lease_expires_at > $5, false) as leased, f.version, f.answer, f.answered_at, f.answer_rating,
-       f.response_due_at, f.merged_into_id,
+       f.response_due_at, f.merged_into_id, f.protected,
        {in_scope(user="$2", roles="$4", commune="f.commune_code", province="c.province_code")} as supervises
 from feedback f
 join communes c on c.code = f.commune_code
@@ -366,6 +368,18 @@ async def _triage(conn: Any, act: Action, body: TriageRequest) -> list[int]:
             raise AppError("feedback_link_mismatch")
         if body.official_id is not None and links["official_commune"] != row["commune_code"]:
             raise AppError("feedback_link_mismatch")
+    if (
+        row["protected"]
+        and body.category is not None
+        and body.category != "wrongdoing_report"
+        and row["category"] == "wrongdoing_report"
+    ):
+        # Only a supervisor, with a reason, may say a report of wrongdoing is something else;
+        # the item stays protected all the same (a database trigger keeps it so).
+        if not row["supervises"]:
+            raise AppError("protected_recategorise_forbidden")
+        if not (body.reason or "").strip():
+            raise AppError("validation_failed", errors=[FieldError(field="reason", message="Expected non-blank text")])
     changes = {
         "category": body.category or row["category"],
         "priority": body.priority or row["priority"],
@@ -466,14 +480,6 @@ async def moderate(
 
 # Forward to the accountable authority.
 
-ACCOUNTABLE_SQL = """
-select o.id as official_id, o.user_id
-from assignments a
-join officials o on o.id = a.official_id and o.is_active
-join users u on u.id = o.user_id and u.is_active
-where a.commune_service_id = $1 and a.valid @> $2::timestamptz
-"""
-
 CHAIRS_SQL = """
 select ur.user_id
 from user_roles ur
@@ -484,25 +490,10 @@ order by ur.user_id
 
 INSERT_FORWARD_SQL = """
 insert into feedback_forwards (feedback_id, official_id, commune_code, redacted_body, due_at, status, created_by,
-                               created_at, updated_at, category, commune_service_id)
-values ($1, $2, $3, $4, $5, 'open', $6, $7, $7, $8, $9)
+                               created_at, updated_at, category, commune_service_id, recipient_user_ids)
+values ($1, $2, $3, $4, $5, 'open', $6, $7, $7, $8, $9, $10)
 returning id
 """
-
-
-async def accountable_authority(
-    conn: Any, commune_code: str, commune_service_id: int | None, at: datetime, concerned: int | None = None
-) -> tuple[int | None, list[int]]:
-    """Who answers for an item at `at`: the official holding the linked commune service (when
-    they have an account), else the commune's People's Committee (its chairs). An item about
-    that very official (`concerned`) goes to the committee: nobody verifies a complaint or a
-    report of wrongdoing against themselves. Returns the official's id (None for the
-    committee) and the users to tell."""
-    if commune_service_id is not None:
-        row = await conn.fetchrow(ACCOUNTABLE_SQL, commune_service_id, at)
-        if row is not None and row["official_id"] != concerned:
-            return int(row["official_id"]), [int(row["user_id"])]
-    return None, [int(r["user_id"]) for r in await conn.fetch(CHAIRS_SQL, commune_code)]
 
 
 def deadline(settings: Settings, category: str, at: datetime) -> datetime:
@@ -518,11 +509,10 @@ async def forward(
     the authority and the citizen are told."""
     act = await _begin(conn, staff, feedback_id, "forward", version)
     row = act.row
-    official_id, recipients = await accountable_authority(
-        conn, row["commune_code"], row["commune_service_id"], act.now, row["official_id"]
-    )
-    if not recipients:
-        raise AppError("no_accountable_authority")
+    route = await route_of(conn, feedback_id, act.now)
+    if route.refusal:
+        raise AppError(route.refusal)
+    official_id, recipients = route.official_id, list(route.recipients)
     text = body.body or row["body"]
     due = deadline(settings, row["category"], act.now)
     forward_id = await conn.fetchval(
@@ -536,6 +526,7 @@ async def forward(
         act.now,
         row["category"],
         row["commune_service_id"],
+        recipients if route.recipient == "province" else None,
     )
     await _update(conn, act, status="forwarded", response_due_at=due, overdue_since=None, escalated_at=None)
     await _event(
@@ -546,7 +537,7 @@ async def forward(
         data={
             "forward_id": forward_id,
             "official_id": official_id,
-            "recipient": "official" if official_id else "commune_committee",
+            "recipient": route.recipient,
             "due_at": due.isoformat(),
             "masked": findings(text),
             "edited": body.body is not None,
@@ -605,7 +596,8 @@ async def _notify_authority(
 # The authority's answer: accept or send back.
 
 CURRENT_FORWARD_SQL = """
-select fw.id, fw.official_id, fw.commune_code, fw.status, fw.answer, fw.due_at, fw.extended_due_at
+select fw.id, fw.official_id, fw.commune_code, fw.status, fw.answer, fw.due_at, fw.extended_due_at,
+       fw.recipient_user_ids
 from feedback_forwards fw
 where fw.feedback_id = $1 and fw.status <> 'withdrawn'
 order by fw.id desc
@@ -654,7 +646,9 @@ async def send_back(
         raise AppError("forward_not_answered")
     await conn.execute(SEND_BACK_SQL, current["id"], act.now, body.reason)
     await _event(conn, act, "sent_back", reason=body.reason, data={"forward_id": current["id"]})
-    if current["official_id"]:
+    if current["recipient_user_ids"] is not None:
+        users = [int(u) for u in current["recipient_user_ids"]]
+    elif current["official_id"]:
         users = [int(r["user_id"]) for r in await conn.fetch(OFFICIAL_USER_SQL, current["official_id"])]
     else:
         users = [int(r["user_id"]) for r in await conn.fetch(CHAIRS_SQL, current["commune_code"])]

@@ -196,7 +196,9 @@ order by e.id
 """
 
 FORWARDS_SQL = """
-select fw.id, case when fw.official_id is null then 'commune_committee' else 'official' end as recipient,
+select fw.id,
+       case when fw.recipient_user_ids is not null then 'province'
+            when fw.official_id is null then 'commune_committee' else 'official' end as recipient,
        fw.official_id, o.full_name as official_name, fw.commune_code, fw.redacted_body, fw.status, fw.due_at,
        fw.extended_due_at, fw.extension_reason, fw.answer, fw.answered_at, fw.answered_by, fw.sent_back_at,
        fw.sent_back_reason, fw.created_by, fw.created_at

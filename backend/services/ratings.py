@@ -10,7 +10,6 @@ transaction.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from typing import Any
 
 import msgspec
 
+from backend.crypto import Fingerprints
 from backend.errors import AppError, Text
 from backend.group_commit import GroupWriter
 from backend.pagination import decode_cursor, page_of
@@ -37,6 +37,9 @@ class RatingRequest:
     idempotency_key: str
     body: RatingCreate
     request_hash: bytes
+    """The keyed fingerprint stored with the rating (under the current key)."""
+    accepted_hashes: tuple[bytes, ...]
+    """The fingerprint under every listed key: a stored one equal to any is this request."""
 
 
 @dataclass(frozen=True)
@@ -58,13 +61,20 @@ def batch_item_body(item: RatingBatchItem) -> RatingCreate:
     return RatingCreate(**{name: getattr(item, name) for name in RatingCreate.__struct_fields__})
 
 
-def rating_request(citizen_id: uuid.UUID, idempotency_key: str, body: RatingCreate) -> RatingRequest:
+RATING_FINGERPRINT = "rating-request"
+
+
+def rating_request(
+    citizen_id: uuid.UUID, idempotency_key: str, body: RatingCreate, fingerprints: Fingerprints
+) -> RatingRequest:
     """Normalise the body (trimmed comment, upper-case dossier code) and fingerprint it, so
-    a retry that differs only in spacing or default values is the same request."""
+    a retry that differs only in spacing or default values is the same request. The
+    fingerprint is keyed: a comment may hold a name or a phone number."""
     comment = body.comment.strip() if body.comment is not None else None
     dossier = body.dossier_code.strip().upper() if body.dossier_code is not None else None
     body = msgspec.structs.replace(body, comment=comment or None, dossier_code=dossier)
-    return RatingRequest(citizen_id, idempotency_key, body, hashlib.sha256(msgspec.json.encode(body)).digest())
+    accepted = fingerprints.accepted(RATING_FINGERPRINT, msgspec.json.encode(body))
+    return RatingRequest(citizen_id, idempotency_key, body, accepted[0], accepted)
 
 
 RESOLVE_SQL = """
@@ -194,7 +204,9 @@ def _decide(
     if not row["install_exists"]:
         return AppError("invalid_token", headers={"www-authenticate": "Bearer"})
     if row["prior_id"] is not None:
-        if bytes(row["prior_hash"]) == request.request_hash:
+        # No stored fingerprint: an older rating whose unkeyed digest migration 0016 dropped;
+        # the key alone then identifies the request.
+        if row["prior_hash"] is None or bytes(row["prior_hash"]) in request.accepted_hashes:
             return int(row["prior_id"])
         return AppError("idempotency_key_reused")
     if row["blocked"]:

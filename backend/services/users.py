@@ -1,7 +1,8 @@
 """Staff accounts and their scoped roles, managed by province and system admins.
 
 A province admin manages accounts within their province only; nobody grants a role over
-a scope they do not administer themselves."""
+a scope they do not administer themselves. Front roles are the Front's own to grant
+(backend.services.front_grants): a Front supervisor may create accounts holding them."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from backend.audit import record_staff_action
 from backend.auth import StaffPrincipal
 from backend.errors import AppError, Text
 from backend.pagination import decode_cursor, page_of
+from backend.reporter_protection import FRONT_GRANT_ROLES
 from backend.scope import administers, in_province_scope
 from backend.security import hash_password_async
+from backend.services.front_grants import check_front_grants, log_front_grants
 from backend.text import like_patterns
 from schemas.users import RoleGrantIn, User, UserCreate, UserPage
 
@@ -112,7 +115,12 @@ async def create_user(conn: Any, actor: StaffPrincipal, data: UserCreate) -> Use
     """Create a staff account with roles inside the actor's own scope."""
     if not data.roles:
         raise AppError("invalid_scope", Text("Cần ít nhất một vai trò", "At least one role is required"))
-    await _check_grantable(conn, actor, data.roles)
+    for grant in data.roles:
+        check_grant_shape(grant)
+    front = await check_front_grants(conn, actor.user_id, data.roles)
+    others = [g for g in data.roles if g.role not in FRONT_GRANT_ROLES]
+    if others:
+        await _check_grantable(conn, actor, others)
     password_hash = await hash_password_async(data.password)
     try:
         async with conn.transaction():
@@ -142,7 +150,10 @@ async def create_user(conn: Any, actor: StaffPrincipal, data: UserCreate) -> Use
         user_id,
         data={"roles": [msgspec.to_builtins(g) for g in data.roles]},
     )
-    return await get_user(conn, actor, user_id)
+    await log_front_grants(conn, actor.user_id, user_id, front)
+    # A Front supervisor creating a colleague is not an admin: read the new account back
+    # without the admins' visibility rule.
+    return msgspec.convert(dict(await conn.fetchrow(CREATED_USER_SQL, user_id)), User)
 
 
 # The roles of user u as a JSON list of RoleGrant, with the names of their units.
@@ -192,6 +203,8 @@ async def list_users(conn: Any, actor: StaffPrincipal, *, q: str | None, cursor:
     items, next_cursor = page_of(rows, limit, lambda r: (r["id"],))
     return UserPage(items=[msgspec.convert(dict(r), User) for r in items], next_cursor=next_cursor)
 
+
+CREATED_USER_SQL = f"select {USER_COLUMNS} from users u where u.id = $1"
 
 USER_SQL = f"select {USER_COLUMNS} from users u where u.id = $3 and {VISIBLE_TO_ADMIN}"
 
