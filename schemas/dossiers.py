@@ -5,7 +5,7 @@ from msgspec import Meta
 
 from schemas.base import Base
 from schemas.problem import Problem
-from schemas.types import AwareTime, BigId, CommuneCode, DossierCode, ProcedureCode
+from schemas.types import AwareTime, BigId, CommuneCode, DossierCode, ProcedureCode, RatingCode
 
 DOSSIER_VERSION_MAX = 2**53
 
@@ -33,6 +33,9 @@ class DossierEvent(Base, kw_only=True):
     """Increasing per dossier, when the source system has one; else event_at decides. At most
     2^53 (exact in every JSON client), so no event can take a version no later one can beat."""
     event_at: AwareTime
+    rating_code: RatingCode | None = None
+    """The code the applicant rates with, when the source system makes its own (8 characters of
+    Crockford base32). Left out: one is generated for a new dossier and returned once."""
 
 
 DOSSIER_BATCH_MAX = 1000
@@ -60,6 +63,9 @@ class DossierResult(Base, kw_only=True):
     """unchanged: the same or a newer state (by version, then event time) is already stored."""
     due_at: datetime | None = None
     due_derived: bool | None = None
+    rating_code: str | None = None
+    """Generated for this dossier now and shown only this once (stored hashed): print it on the
+    receipt as a QR code or send it by SMS; the applicant's app sends it with the dossier code."""
     problem: Problem | None = None
 
 

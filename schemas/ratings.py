@@ -14,6 +14,7 @@ from schemas.types import (
     DossierCode,
     IdempotencyKey,
     ProcedureCode,
+    RatingCode,
     Score,
 )
 
@@ -36,6 +37,10 @@ class RatingCreate(Base, kw_only=True):
     commune_code: CommuneCode | None = None
     procedure_code: ProcedureCode | None = None
     dossier_code: DossierCode | None = None
+    rating_code: RatingCode | None = None
+    """The dossier's rating code from the receipt. Only with it is the rating verified and
+    holds the dossier's one rating slot; without it (or with a wrong one) it is stored
+    unverified and the applicant can still rate the dossier with the code."""
     score: Score
     dimensions: Dimensions | None = None
     comment: Comment | None = None
@@ -84,7 +89,7 @@ class Rating(Base, kw_only=True):
     official: LinkedOfficial | None = None
     """Who was accountable for the service at the service time (null: nobody was assigned)."""
     verified: bool
-    """The dossier code matches a completed dossier of this service."""
+    """Sent with the dossier's rating code, and the dossier is completed for this service."""
     dossier_code: str | None = None
     score: int
     dimensions: Dimensions | None = None

@@ -54,6 +54,17 @@ DossierCode = Annotated[
         description="Receipt code printed by the one-stop shop; case and surrounding spaces are ignored",
     ),
 ]
+# A dossier's rating code as typed or scanned (8 Crockford base32 characters; spaces and
+# dashes allowed between them); normalised by backend.rating_codes.
+RatingCode = Annotated[
+    str,
+    Meta(
+        min_length=8,
+        max_length=12,
+        pattern=r"^[0-9A-Za-z -]+$",
+        description="The dossier's rating code from the receipt (QR code or SMS); case, spaces and dashes ignored",
+    ),
+]
 IDEMPOTENCY_KEY = r"^[A-Za-z0-9_:.-]{1,200}$"
 IdempotencyKey = Annotated[str, Meta(pattern=IDEMPOTENCY_KEY, description="Unique per intended write")]
 # Aware times only: a phone's local time without an offset cannot be placed.

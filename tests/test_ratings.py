@@ -52,6 +52,13 @@ async def report(client: AsyncTestClient[Any], *events: dict[str, Any]) -> Any:
     return response.json()
 
 
+def rating_code(result: Any, index: int = 0) -> str:
+    """The rating code the one-stop shop got for a new dossier (printed on the receipt)."""
+    code = result["results"][index]["rating_code"]
+    assert isinstance(code, str) and len(code) == 8
+    return code
+
+
 def completed(code: str, done: str, **extra: Any) -> dict[str, Any]:
     return {
         "code": code,
@@ -118,8 +125,10 @@ async def test_verified_only_with_a_completed_dossier_of_that_service(
     client: AsyncTestClient[Any], citizen_headers: dict[str, str]
 ) -> None:
     done = ago(days=1)
-    await report(client, completed("BD-2026-000101", done))
-    verified = await rate(client, citizen_headers, {"dossier_code": " bd-2026-000101 ", "score": 5})
+    receipt = rating_code(await report(client, completed("BD-2026-000101", done)))
+    verified = await rate(
+        client, citizen_headers, {"dossier_code": " bd-2026-000101 ", "rating_code": receipt.lower(), "score": 5}
+    )
     assert verified.status_code == 201, verified.text
     body = verified.json()
     assert body["verified"] is True
@@ -128,7 +137,8 @@ async def test_verified_only_with_a_completed_dossier_of_that_service(
     assert datetime.fromisoformat(body["served_at"]) == datetime.fromisoformat(done)  # the completion time
     assert body["official"] is not None
 
-    # A dossier the one-stop shop has not reported: stored, not verified...
+    # A dossier the one-stop shop has not reported has no code to prove: stored, not verified,
+    # and its completion does not verify it either.
     sid = await service_id(client)
     pending = await rate(
         client,
@@ -137,11 +147,10 @@ async def test_verified_only_with_a_completed_dossier_of_that_service(
     )
     assert pending.status_code == 201, pending.text
     assert pending.json()["verified"] is False
-    # ...until its completion arrives.
     result = await report(client, completed("BD-2026-000102", ago(hours=6)))
-    assert result["verified_ratings"] == 1
+    assert result["verified_ratings"] == 0
     mine = (await client.get("/v1/me/ratings", headers=citizen_headers)).json()["items"]
-    assert {r["dossier_code"]: r["verified"] for r in mine} == {"BD-2026-000101": True, "BD-2026-000102": True}
+    assert {r["dossier_code"]: r["verified"] for r in mine} == {"BD-2026-000101": True, "BD-2026-000102": False}
 
     # A dossier of another service than the one named is refused, plainly.
     other = await service_id(client, procedure="1.000894")
@@ -217,14 +226,16 @@ async def test_concurrent_ratings_are_all_stored(client: AsyncTestClient[Any], d
 
 
 async def test_one_rating_per_dossier(client: AsyncTestClient[Any], citizen_headers: dict[str, str]) -> None:
-    await report(client, completed("BD-2026-000201", ago(days=1)))
-    first = await rate(client, citizen_headers, {"dossier_code": "BD-2026-000201", "score": 5})
-    second = await rate(client, await new_citizen(client), {"dossier_code": "bd-2026-000201", "score": 1})
+    receipt = rating_code(await report(client, completed("BD-2026-000201", ago(days=1))))
+    first = await rate(client, citizen_headers, {"dossier_code": "BD-2026-000201", "rating_code": receipt, "score": 5})
+    assert first.json()["verified"] is True
+    second = await rate(
+        client, await new_citizen(client), {"dossier_code": "bd-2026-000201", "rating_code": receipt, "score": 1}
+    )
     assert second.status_code == 409
     problem = second.json()
     assert problem["code"] == "rating_exists"
-    assert problem["existing_id"] == first.json()["id"]
-    assert str(first.json()["id"]) in problem["detail"]
+    assert "existing_id" not in problem  # never another install's rating
 
 
 @pytest.mark.parametrize(
@@ -300,13 +311,13 @@ async def test_batch_of_queued_ratings_with_good_and_bad_items(
     client: AsyncTestClient[Any], citizen_headers: dict[str, str], db: asyncpg.Connection
 ) -> None:
     sid = await service_id(client)
-    await report(client, completed("BD-2026-000301", ago(days=2)))
+    receipt = rating_code(await report(client, completed("BD-2026-000301", ago(days=2))))
     items = [
         {"idempotency_key": "q-1", "commune_service_id": sid, "score": 5, "served_at": ago(days=2)},
         {"idempotency_key": "q-2", "commune_service_id": sid, "score": 9, "served_at": ago(days=2)},
         {"idempotency_key": "q-3", "commune_service_id": 99999999, "score": 3, "served_at": ago(days=1)},
-        {"idempotency_key": "q-4", "dossier_code": "BD-2026-000301", "score": 4},
-        {"idempotency_key": "q-5", "dossier_code": "BD-2026-000301", "score": 2},
+        {"idempotency_key": "q-4", "dossier_code": "BD-2026-000301", "rating_code": receipt, "score": 4},
+        {"idempotency_key": "q-5", "dossier_code": "BD-2026-000301", "rating_code": receipt, "score": 2},
         {"idempotency_key": "q-1", "commune_service_id": sid, "score": 5, "served_at": ago(days=2)},
         {"commune_service_id": sid, "score": 5},
         "not an object",
@@ -323,7 +334,7 @@ async def test_batch_of_queued_ratings_with_good_and_bad_items(
     assert results[1]["problem"]["errors"][0]["field"] == "score"
     assert results[2]["problem"]["code"] == "unknown_service"
     assert results[3]["rating"]["verified"] is True
-    assert results[4]["problem"]["existing_id"] == results[3]["rating"]["id"]
+    assert results[4]["problem"]["code"] == "rating_exists"
     assert results[5]["rating"]["id"] == results[0]["rating"]["id"]
     assert results[6]["problem"]["errors"][0]["field"] == "idempotency_key"
     assert await db.fetchval("select count(*) from ratings") == 3
@@ -422,9 +433,11 @@ async def test_a_dossier_still_in_progress_gives_an_unverified_rating(
         "received_at": ago(days=2),
         "event_at": ago(days=2),
     }
-    await report(client, received)
+    receipt = rating_code(await report(client, received))
     early = await rate(
-        client, citizen_headers, {"dossier_code": "BD-2026-000401", "score": 2, "served_at": ago(days=2)}
+        client,
+        citizen_headers,
+        {"dossier_code": "BD-2026-000401", "rating_code": receipt, "score": 2, "served_at": ago(days=2)},
     )
     assert early.status_code == 201, early.text
     assert early.json()["verified"] is False

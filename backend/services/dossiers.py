@@ -3,7 +3,11 @@
 Each event carries the dossier's whole state. The stored state changes only for a newer
 event, by (version, event time), so a late or repeated event never overwrites a newer one.
 A missing due time is derived from the procedure's statutory time on Vietnam's working-day
-calendar. A completion verifies the ratings citizens already gave for that dossier.
+calendar. A completion verifies the rating given with the dossier's rating code, if any.
+
+Rating codes: the source system may send its own; otherwise a new dossier (or one stored
+before codes existed) gets a generated one, returned once in its result. Only an HMAC of the
+code bound to the dossier code is stored (backend.rating_codes).
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from typing import Any
 
 from backend import workdays
 from backend.auth import ApiKeyPrincipal
+from backend.crypto import Fingerprints
+from backend.rating_codes import PURPOSE as RATING_CODE_PURPOSE
+from backend.rating_codes import code_payload, generate_code, normalize_code
 from backend.errors import AppError, Text, problem_of
 from backend.items import convert_item
 from schemas.dossiers import DossierBatchResponse, DossierEvent, DossierResult
@@ -28,6 +35,9 @@ class _Ready:
     due_at: datetime | None
     due_derived: bool
     cancelled_at: datetime | None
+    code_hash: bytes
+    code_supplied: bool
+    generated_code: str | None
 
     @property
     def order(self) -> tuple[int, datetime]:
@@ -65,6 +75,11 @@ def check_event(event: DossierEvent, now: datetime) -> AppError | None:
             "completed_at chỉ có và bắt buộc có khi hồ sơ đã hoàn thành",
             "completed_at is required for, and only for, status completed",
         )
+    if event.rating_code is not None and normalize_code(event.rating_code) is None:
+        return bad(
+            "Mã đánh giá phải gồm 8 ký tự base32 Crockford",
+            "rating_code must be 8 characters of Crockford base32",
+        )
     if event.cancelled_at is not None and event.status != "cancelled":
         return bad("cancelled_at chỉ dùng khi hồ sơ bị hủy", "cancelled_at is only for status cancelled")
     if event.completed_at is not None and event.completed_at < event.received_at:
@@ -96,21 +111,29 @@ order by i.ord
 
 UPSERT_SQL = """
 insert into dossiers as d (code, commune_service_id, status, received_at, due_at, due_derived, completed_at,
-                           cancelled_at, event_version, event_at, source_api_key_id)
-select t.*, $11::bigint
+                           cancelled_at, event_version, event_at, rating_code_hash, source_api_key_id)
+select t.code, t.service_id, t.status, t.received_at, t.due_at, t.due_derived, t.completed_at, t.cancelled_at,
+       t.version, t.event_at, t.code_hash, $11::bigint
 from unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::bool[],
-            $7::timestamptz[], $8::timestamptz[], $9::bigint[], $10::timestamptz[]) as t
+            $7::timestamptz[], $8::timestamptz[], $9::bigint[], $10::timestamptz[], $15::bytea[], $16::bool[])
+     as t(code, service_id, status, received_at, due_at, due_derived, completed_at, cancelled_at, version, event_at,
+          code_hash, code_supplied)
 on conflict (code) do update
 set commune_service_id = excluded.commune_service_id, status = excluded.status,
     received_at = excluded.received_at, due_at = excluded.due_at, due_derived = excluded.due_derived,
     completed_at = excluded.completed_at, cancelled_at = excluded.cancelled_at,
     event_version = excluded.event_version, event_at = excluded.event_at,
-    source_api_key_id = excluded.source_api_key_id, updated_at = now()
+    source_api_key_id = excluded.source_api_key_id, updated_at = now(),
+    -- A code the system supplies replaces the stored one; a generated one only fills a gap.
+    rating_code_hash = case when (select s.code_supplied from unnest($1::text[], $16::bool[]) as s(code, code_supplied)
+                                  where s.code = d.code)
+                            then excluded.rating_code_hash
+                            else coalesce(d.rating_code_hash, excluded.rating_code_hash) end
 where (excluded.event_version, excluded.event_at) > (d.event_version, d.event_at)
   and exists (select 1 from commune_services cs join communes cc on cc.code = cs.commune_code
               where cs.id = d.commune_service_id
                 and ($12 = 'national' or cc.province_code = $13 or cs.commune_code = $14))
-returning d.code, (xmax = 0) as inserted
+returning d.code, (xmax = 0) as inserted, d.rating_code_hash
 """
 
 # The official is the one who held the service when the dossier was completed.
@@ -122,7 +145,7 @@ with verified as (
     from dossiers d
     left join assignments a on a.commune_service_id = d.commune_service_id and a.valid @> d.completed_at
     where d.code = any($1::text[]) and d.status = 'completed'
-      and r.dossier_code = d.code and r.commune_service_id = d.commune_service_id and not r.verified
+      and r.dossier_id = d.id and r.commune_service_id = d.commune_service_id and not r.verified
     returning 1
 )
 select count(*)::int from verified
@@ -135,7 +158,12 @@ select coalesce(array_agg(distinct commune_code), '{}') from commune_services wh
 
 
 async def ingest_dossiers(
-    conn: Any, client: ApiKeyPrincipal, items: list[Any], language: str = "vi", touched: set[str] | None = None
+    conn: Any,
+    client: ApiKeyPrincipal,
+    items: list[Any],
+    fingerprints: Fingerprints,
+    language: str = "vi",
+    touched: set[str] | None = None,
 ) -> DossierBatchResponse:
     """Upsert a batch of dossier events; one result per item, in order. The communes whose
     dossiers changed are added to `touched`."""
@@ -154,7 +182,7 @@ async def ingest_dossiers(
             assert isinstance(event, DossierEvent)
             events.append((index, event))
 
-    ready = await _resolve(conn, client, events, results, language)
+    ready = await _resolve(conn, client, events, results, language, fingerprints)
     newest: dict[str, _Ready] = {}
     for one in ready:
         kept = newest.get(one.code)
@@ -184,8 +212,11 @@ async def ingest_dossiers(
             client.scope_kind,
             client.province_code,
             client.commune_code,
+            [r.code_hash for r in batch],
+            [r.code_supplied for r in batch],
         )
         written = {row["code"]: row["inserted"] for row in rows}
+        stored_hash = {row["code"]: bytes(row["rating_code_hash"]) for row in rows if row["rating_code_hash"]}
         for r in batch:
             if r.code in written:
                 results[r.index] = DossierResult(
@@ -194,6 +225,7 @@ async def ingest_dossiers(
                     outcome="created" if written[r.code] else "updated",
                     due_at=r.due_at,
                     due_derived=r.due_derived,
+                    rating_code=r.generated_code if stored_hash.get(r.code) == r.code_hash else None,
                 )
             else:
                 results[r.index] = DossierResult(index=r.index, code=r.code, outcome="unchanged")
@@ -216,6 +248,7 @@ async def _resolve(
     events: list[tuple[int, DossierEvent]],
     results: dict[int, DossierResult],
     language: str,
+    fingerprints: Fingerprints,
 ) -> list[_Ready]:
     if not events:
         return []
@@ -248,5 +281,13 @@ async def _resolve(
         if due_at is None and row["statutory_days"]:
             due_at, derived = workdays.due_at(event.received_at, row["statutory_days"], row["days_kind"]), True
         cancelled_at = event.cancelled_at or (event.event_at if event.status == "cancelled" else None)
-        ready.append(_Ready(index, event, code, row["service_id"], due_at, derived, cancelled_at))
+        supplied = normalize_code(event.rating_code) if event.rating_code is not None else None
+        rating_code = supplied or generate_code()
+        code_hash = fingerprints.sign(RATING_CODE_PURPOSE, code_payload(code, rating_code))
+        ready.append(
+            _Ready(
+                index, event, code, row["service_id"], due_at, derived, cancelled_at,
+                code_hash, supplied is not None, None if supplied else rating_code,
+            )
+        )
     return ready

@@ -10,6 +10,7 @@ transaction.
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -23,6 +24,8 @@ from backend.crypto import Fingerprints
 from backend.errors import AppError, Text
 from backend.group_commit import GroupWriter
 from backend.pagination import decode_cursor, page_of
+from backend.rating_codes import PURPOSE as RATING_CODE_PURPOSE
+from backend.rating_codes import RATING_CODE_DAILY_FAILURES, code_payload, normalize_code
 from backend.workdays import LOCAL_TZ
 from schemas.ratings import Dimensions, LinkedOfficial, Rating, RatingBatchItem, RatingCreate, RatingPage
 
@@ -40,6 +43,8 @@ class RatingRequest:
     """The keyed fingerprint stored with the rating (under the current key)."""
     accepted_hashes: tuple[bytes, ...]
     """The fingerprint under every listed key: a stored one equal to any is this request."""
+    code_hashes: tuple[bytes, ...] = ()
+    """The rating code's HMAC (bound to the dossier) under every listed key; empty: no usable code."""
 
 
 @dataclass(frozen=True)
@@ -72,9 +77,15 @@ def rating_request(
     fingerprint is keyed: a comment may hold a name or a phone number."""
     comment = body.comment.strip() if body.comment is not None else None
     dossier = body.dossier_code.strip().upper() if body.dossier_code is not None else None
-    body = msgspec.structs.replace(body, comment=comment or None, dossier_code=dossier)
+    code = normalize_code(body.rating_code) if body.rating_code is not None else None
+    body = msgspec.structs.replace(
+        body, comment=comment or None, dossier_code=dossier, rating_code=code or body.rating_code
+    )
     accepted = fingerprints.accepted(RATING_FINGERPRINT, msgspec.json.encode(body))
-    return RatingRequest(citizen_id, idempotency_key, body, accepted[0], accepted)
+    code_hashes = (
+        fingerprints.accepted(RATING_CODE_PURPOSE, code_payload(dossier, code)) if code and dossier else ()
+    )
+    return RatingRequest(citizen_id, idempotency_key, body, accepted[0], accepted, code_hashes)
 
 
 RESOLVE_SQL = """
@@ -86,7 +97,9 @@ with i as (
 select i.ord,
        ci.id is not null as install_exists, ci.blocked_at is not null as blocked,
        prior.id as prior_id, prior.request_hash as prior_hash,
-       taken.id as taken_id,
+       taken.id as taken_id, d.rating_code_hash,
+       coalesce((select f.failures from rating_code_failures f
+                 where f.dossier_id = d.id and f.day = ($9 at time zone 'Asia/Ho_Chi_Minh')::date), 0) as code_failures,
        d.id as dossier_id, d.commune_service_id as dossier_service_id, d.completed_at,
        coalesce(i.service_id, named.id) as named_service_id,
        s.id as service_id, s.commune_code, s.is_active, s.procedure_code,
@@ -97,8 +110,8 @@ select i.ord,
 from i
 left join citizen_installs ci on ci.id = i.citizen_id
 left join ratings prior on prior.citizen_id = i.citizen_id and prior.idempotency_key = i.key
-left join ratings taken on taken.dossier_code = i.dossier_code
 left join dossiers d on d.code = i.dossier_code
+left join ratings taken on taken.dossier_id = d.id
 left join commune_services named
        on i.service_id is null and named.commune_code = i.commune_code and named.procedure_code = i.procedure_code
 left join commune_services s on s.id = coalesce(i.service_id, named.id, d.commune_service_id)
@@ -184,14 +197,26 @@ def local_day_bounds(now: datetime) -> tuple[datetime, int]:
     return start, max(1, int((start + timedelta(days=1) - local).total_seconds()))
 
 
-def _rating_exists(rating_id: int) -> AppError:
-    return AppError(
-        "rating_exists",
-        Text(
-            f"Hồ sơ này đã được đánh giá (đánh giá số {rating_id})",
-            f"This dossier was already rated (rating {rating_id})",
-        ),
-        extensions={"existing_id": rating_id},
+def _rating_exists() -> AppError:
+    # Says nothing of the rating that holds the slot: it may be another install's.
+    return AppError("rating_exists")
+
+
+def proven(request: RatingRequest, row: Any) -> bool:
+    """The rating was sent with its dossier's rating code (and guessing is not throttled)."""
+    stored = row["rating_code_hash"]
+    if stored is None or not request.code_hashes or row["code_failures"] >= RATING_CODE_DAILY_FAILURES:
+        return False
+    return any(hmac.compare_digest(bytes(stored), mac) for mac in request.code_hashes)
+
+
+def failed_code(request: RatingRequest, row: Any) -> bool:
+    """A code was sent for a dossier that has one, and it is not that code."""
+    return (
+        request.body.rating_code is not None
+        and row["rating_code_hash"] is not None
+        and row["dossier_id"] is not None
+        and not proven(request, row)
     )
 
 
@@ -246,15 +271,17 @@ def _decide(
                 f"Chỉ đánh giá được trong {days} ngày sau khi sử dụng dịch vụ", f"Ratings are accepted for {days} days"
             ),
         )
-    if row["taken_id"] is not None:
-        return _rating_exists(int(row["taken_id"]))
+    if row["taken_id"] is not None and proven(request, row):
+        return _rating_exists()
     if row["today"] + used_today >= limits.daily:
         return AppError("rating_limit_reached", headers={"retry-after": str(retry_after)})
     return None
 
 
-def _verified(row: Any) -> bool:
-    return row["completed_at"] is not None and row["dossier_service_id"] == row["service_id"]
+def _verified(request: RatingRequest, row: Any) -> bool:
+    return (
+        proven(request, row) and row["completed_at"] is not None and row["dossier_service_id"] == row["service_id"]
+    )
 
 
 # Columns RESOLVE_SQL returns under the names RATING_COLUMNS gives them.
@@ -279,7 +306,7 @@ def _new_rating(request: RatingRequest, row: Any, rating_id: int, created_at: da
             **{key: row[key] for key in RESOLVED_FOR_DISPLAY},
             "id": rating_id,
             "commune_service_id": row["service_id"],
-            "verified": _verified(row),
+            "verified": _verified(request, row),
             "dossier_code": body.dossier_code,
             "score": body.score,
             **{"score_" + name: getattr(dims, name) for name in DIMENSIONS},
@@ -302,8 +329,8 @@ def _insert_args(accepted: list[tuple[RatingRequest, Any]]) -> list[list[Any]]:
             row["official_id"],
             row["assignment_id"],
             body.dossier_code,
-            row["dossier_id"],
-            _verified(row),
+            row["dossier_id"] if proven(request, row) else None,
+            _verified(request, row),
             body.score,
             dims.access,
             dims.procedure,
@@ -372,6 +399,14 @@ async def write_ratings(
     return outcomes
 
 
+COUNT_CODE_FAILURES_SQL = """
+insert into rating_code_failures as f (dossier_id, day, failures)
+select dossier_id, ($2::timestamptz at time zone 'Asia/Ho_Chi_Minh')::date, count(*)
+from unnest($1::bigint[]) as t(dossier_id) group by dossier_id
+on conflict (dossier_id, day) do update set failures = f.failures + excluded.failures
+"""
+
+
 async def _write_round(
     conn: Any,
     requests: list[RatingRequest],
@@ -406,6 +441,9 @@ async def _write_round(
             accepted.append((index, request, row))
         else:
             decided[index] = verdict
+    failed = [row["dossier_id"] for request, row in zip(chosen, rows, strict=True) if failed_code(request, row)]
+    if failed:
+        await conn.execute(COUNT_CODE_FAILURES_SQL, failed, day_start)
     if not accepted:
         return []
     inserted = await conn.fetch(INSERT_SQL, *_insert_args([(req, row) for _, req, row in accepted]))
