@@ -7,6 +7,8 @@ from schemas.base import Base
 from schemas.problem import Problem
 from schemas.types import AwareTime, BigId, CommuneCode, DossierCode, ProcedureCode
 
+DOSSIER_VERSION_MAX = 2**53
+
 DossierStatus = Literal["received", "processing", "completed", "cancelled"]
 
 
@@ -27,8 +29,9 @@ class DossierEvent(Base, kw_only=True):
     """Required when status is completed."""
     cancelled_at: AwareTime | None = None
     """Defaults to event_at when status is cancelled."""
-    version: Annotated[int, Meta(ge=0, le=2**63 - 1)] | None = None
-    """Increasing per dossier, when the source system has one; else event_at decides."""
+    version: Annotated[int, Meta(ge=0, le=DOSSIER_VERSION_MAX)] | None = None
+    """Increasing per dossier, when the source system has one; else event_at decides. At most
+    2^53 (exact in every JSON client), so no event can take a version no later one can beat."""
     event_at: AwareTime
 
 

@@ -74,16 +74,23 @@ def check_event(event: DossierEvent, now: datetime) -> AppError | None:
     return None
 
 
-# The service of each event, whether the key may report it, and its statutory time.
+# The service of each event, whether the key may report it, and its statutory time. A dossier
+# already stored must also be in the key's scope where it is now: the named service alone
+# would let one commune's key move or cancel another commune's dossier.
 RESOLVE_SERVICES_SQL = """
 select i.ord, s.id as service_id, p.statutory_days, p.days_kind,
-       ($5 = 'national' or c.province_code = $6 or s.commune_code = $7) as allowed
-from unnest($1::int[], $2::bigint[], $3::text[], $4::text[]) as i(ord, service_id, commune_code, procedure_code)
+       ($5 = 'national' or c.province_code = $6 or s.commune_code = $7) as allowed,
+       (d.id is null or $5 = 'national' or dc.province_code = $6 or ds.commune_code = $7) as current_allowed
+from unnest($1::int[], $2::bigint[], $3::text[], $4::text[], $8::text[])
+     as i(ord, service_id, commune_code, procedure_code, dossier_code)
 left join commune_services named
        on i.service_id is null and named.commune_code = i.commune_code and named.procedure_code = i.procedure_code
 left join commune_services s on s.id = coalesce(i.service_id, named.id)
 left join communes c on c.code = s.commune_code
 left join procedures p on p.code = s.procedure_code
+left join dossiers d on d.code = i.dossier_code
+left join commune_services ds on ds.id = d.commune_service_id
+left join communes dc on dc.code = ds.commune_code
 order by i.ord
 """
 
@@ -100,6 +107,9 @@ set commune_service_id = excluded.commune_service_id, status = excluded.status,
     event_version = excluded.event_version, event_at = excluded.event_at,
     source_api_key_id = excluded.source_api_key_id, updated_at = now()
 where (excluded.event_version, excluded.event_at) > (d.event_version, d.event_at)
+  and exists (select 1 from commune_services cs join communes cc on cc.code = cs.commune_code
+              where cs.id = d.commune_service_id
+                and ($12 = 'national' or cc.province_code = $13 or cs.commune_code = $14))
 returning d.code, (xmax = 0) as inserted
 """
 
@@ -171,6 +181,9 @@ async def ingest_dossiers(
             [r.event.version or 0 for r in batch],
             [r.event.event_at for r in batch],
             client.api_key_id,
+            client.scope_kind,
+            client.province_code,
+            client.commune_code,
         )
         written = {row["code"]: row["inserted"] for row in rows}
         for r in batch:
@@ -215,13 +228,14 @@ async def _resolve(
         client.scope_kind,
         client.province_code,
         client.commune_code,
+        [e.code.strip().upper() for _, e in events],
     )
     ready = []
     for (index, event), row in zip(events, rows, strict=True):
         code = event.code.strip().upper()
         if row["service_id"] is None:
             error: AppError | None = AppError("unknown_service")
-        elif not row["allowed"]:
+        elif not row["allowed"] or not row["current_allowed"]:
             error = AppError("out_of_scope")
         else:
             error = None
