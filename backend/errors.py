@@ -382,6 +382,13 @@ CATALOG: dict[str, tuple[int, Text]] = {
             "The recipient must be an active account of the province's People's Committee (province admin role)",
         ),
     ),
+    "reveal_rate_exceeded": (
+        429,
+        Text(
+            "Đã vượt số lượt xem danh tính cho phép trong một giờ; việc này đã được báo cho cấp giám sát",
+            "Too many identity reveals in an hour; this has been reported to your oversight",
+        ),
+    ),
     "reveal_forbidden": (
         403,
         Text(

@@ -3,6 +3,7 @@ a Front role (separation of duties). Pure functions, table-tested without I/O.""
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
@@ -100,3 +101,15 @@ def route_forward(facts: RoutingFacts) -> Route:
     if not route.recipients:
         return Route(route.recipient, None, (), refusal="no_accountable_authority")
     return route
+
+
+def meaningful_reason(text: str) -> str | None:
+    """A reveal's reason, trimmed and with runs of spaces collapsed, when it says something: at
+    least 10 characters, two words of two or more letters and five distinct letters (not
+    "..........", "aaaaaaaaaa" or "xem xem xem"). None otherwise."""
+    cleaned = " ".join(unicodedata.normalize("NFC", text).split())
+    words = [w for w in cleaned.split(" ") if sum(ch.isalpha() for ch in w) >= 2]
+    letters = {ch.casefold() for ch in cleaned if ch.isalpha()}
+    if len(cleaned) < 10 or len(words) < 2 or len(letters) < 5:
+        return None
+    return cleaned

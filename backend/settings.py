@@ -91,6 +91,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     feedback_lease: int = 900
     """Seconds a Front staff member's claim on a feedback item lasts."""
+    reveals_per_hour: int = 10
+    """Reveals of reporters' contact one person may make in an hour; more are refused and flagged."""
     feedback_deadlines: tuple[tuple[str, int], ...] = DEFAULT_FEEDBACK_DEADLINES
     """(category, working days) an authority has to answer forwarded feedback."""
     feedback_max_extension: int = 30
@@ -384,6 +386,14 @@ VARIABLES: tuple[Variable, ...] = (
         parse_duration,
         "15m",
         "How long a Front staff member's claim on a feedback item lasts before others may take it.",
+    ),
+    Variable(
+        "REVEALS_PER_HOUR",
+        "reveals_per_hour",
+        _int_between(1, 1000),
+        "10",
+        "Reveals of a reporter's contact one person may make in an hour; one more is refused (429) and "
+        "flagged to the Front supervisors overseeing them.",
     ),
     Variable(
         "FEEDBACK_DEADLINES",

@@ -17,6 +17,7 @@ from backend.api.indicators import IndicatorController
 from backend.api.integrations import IntegrationController
 from backend.api.me import MeController
 from backend.api.officials import OfficialController
+from backend.api.oversight import OversightController
 from backend.api.procedures import ProcedureController
 from backend.api.protection_admin import ProtectionAdminController
 from backend.api.provinces import ProvinceController
@@ -53,4 +54,5 @@ CONTROLLERS = [
     FrontController,
     AssignedFeedbackController,
     ProtectionAdminController,
+    OversightController,
 ]

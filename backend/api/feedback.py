@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import msgspec
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State, UploadFile
 from litestar.enums import RequestEncodingType
@@ -20,9 +20,10 @@ from backend.api.params import DB, Citizen, CursorQuery, IdPath, LimitQuery, Sta
 from backend.api.problems import problem_responses
 from backend.auth import citizen_only, staff_with
 from backend.crypto import feedback_keyring, fingerprints
-from backend.errors import AppError
+from backend.errors import AppError, problem_response
 from backend.items import convert_item
 from backend.services import feedback_citizen as service
+from backend.services.reveal_oversight import RevealRateExceeded
 from backend.storage import attachment_store
 from schemas.feedback import (
     FEEDBACK_ATTACHMENT_MAX_BYTES,
@@ -248,10 +249,22 @@ class FrontFeedbackConfidentialController(Controller):
             "but may not reveal."
         ),
         status_code=200,
-        responses=problem_responses(404),
+        responses=problem_responses(404, 429),
     )
     async def reveal(
-        self, db: DB, staff: Staff, state: State, feedback_id: IdPath, data: JSONBody[RevealCreate]
+        self,
+        request: Request[Any, Any, Any],
+        db: DB,
+        staff: Staff,
+        state: State,
+        feedback_id: IdPath,
+        data: JSONBody[RevealCreate],
     ) -> Response[RevealedContact]:
-        revealed = await service.reveal_contact(db, feedback_keyring(state.settings), staff, feedback_id, data.reason)
+        try:
+            revealed = await service.reveal_contact(
+                db, state.settings, feedback_keyring(state.settings), staff, feedback_id, data.reason
+            )
+        except RevealRateExceeded:
+            # Answered, not raised: the flag written for the oversight must be committed.
+            return cast("Response[RevealedContact]", problem_response(request, "reveal_rate_exceeded"))
         return Response(revealed, headers={"cache-control": "private, no-store"})

@@ -32,7 +32,10 @@ from backend.errors import AppError, Text
 from backend.feedback_states import InvalidTransition, transition
 from backend.images import TooLargeEncoded, TooManyPixels, UnsupportedImage, scrub_photo
 from backend.pagination import decode_cursor, page_of
+from backend.reporter_protection import meaningful_reason
 from backend.scope import in_scope
+from backend.services.reveal_oversight import check_reveal_rate, notify_reveal
+from backend.settings import Settings
 from backend.storage import BlobStore, new_key
 from backend.workdays import LOCAL_TZ
 from schemas.feedback import (
@@ -530,18 +533,26 @@ where f.id = $1
 
 
 async def reveal_contact(
-    conn: Any, keyring: Keyring, staff: StaffPrincipal, feedback_id: int, reason: str
+    conn: Any, settings: Settings, keyring: Keyring, staff: StaffPrincipal, feedback_id: int, reason: str
 ) -> RevealedContact:
     """The item's contact details for Front staff allowed to see them (see the module
     docstring), recorded in the audit log with the reason. 404 when the caller cannot see
     the item at all, 403 when they see it but may not reveal."""
-    reason = _clean(reason) or ""
+    meaningful = meaningful_reason(reason)
+    if meaningful is None:
+        raise AppError(
+            "validation_failed",
+            errors=[FieldError(field="reason", message="Expected a reason that says why (two words or more)")],
+        )
+    reason = meaningful
     row = await conn.fetchrow(REVEAL_SQL, feedback_id, staff.user_id, list(FRONT_ROLES), list(REVEAL_ROLES))
     if row is None or not row["visible"]:
         raise AppError("feedback_not_found")
     # The protection, never the current category: recategorising must not open the identity.
     if row["protected"] and not row["may_reveal"]:
         raise AppError("reveal_forbidden")
+    # Checked after access, so that a refusal reveals nothing about items out of reach.
+    await check_reveal_rate(conn, settings, staff, feedback_id)
     contact = None
     if row["contact_ciphertext"] is not None:
         try:
@@ -564,6 +575,7 @@ async def reveal_contact(
         reason=reason,
         data={"category": row["category"], "protected": row["protected"], "had_contact": contact is not None},
     )
+    await notify_reveal(conn, staff, feedback_id, row["reference"])
     return RevealedContact(
         feedback_id=row["id"],
         reference=row["reference"],
