@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -21,9 +22,30 @@ def decode_cursor(cursor: str | None, *types: type) -> tuple[Any, ...] | None:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return tuple(msgspec.json.decode(raw, type=tuple[*types]))  # type: ignore[valid-type]
+        key = tuple(msgspec.json.decode(raw, type=tuple[*types]))  # type: ignore[valid-type]
     except (binascii.Error, ValueError, msgspec.DecodeError):
         raise AppError("invalid_cursor") from None
+    if not all(_in_bounds(value) for value in key):
+        raise AppError("invalid_cursor")
+    return key
+
+
+# What a cursor of ours can hold: ids are bigint, times are the platform's era. Anything
+# else was crafted, and would overflow in PostgreSQL or in date arithmetic (a 500).
+_BIGINT = (-(2**63), 2**63 - 1)
+_EARLIEST, _LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _in_bounds(value: Any) -> bool:
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return _BIGINT[0] <= value <= _BIGINT[1]
+    if isinstance(value, datetime):
+        return value.tzinfo is not None and _EARLIEST <= value <= _LATEST
+    if isinstance(value, str):
+        return len(value) <= 1000 and "\x00" not in value
+    return True
 
 
 def page_of(rows: list[Any], limit: int, key: Any) -> tuple[list[Any], str | None]:

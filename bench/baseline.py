@@ -70,6 +70,7 @@ class RatingBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     commune_code: str | None = None
     procedure_code: str | None = None
     dossier_code: str | None = None
+    rating_code: str | None = None
     dimensions: Dimensions | None = None
     comment: str | None = None
     served_at: datetime | None = None

@@ -60,7 +60,10 @@ import asyncpg
 import msgspec
 
 from backend.cli import prepare_database
+from backend.crypto import Fingerprints
 from backend.embedded import start_postgres, start_redis, stop_redis, with_database
+from backend.rating_codes import PURPOSE as RATING_CODE_PURPOSE
+from backend.rating_codes import code_payload, generate_code
 from backend.settings import Settings
 from bench.baseline import TABLE_SQL
 from bench.client import (
@@ -236,6 +239,24 @@ class ServerProcess:
             return 0
 
 
+# Each completed dossier gets a rating code, stored as the API stores it (an HMAC under the
+# full-path server's FINGERPRINT_KEYS), so dossier-coded ratings are verified as in service.
+FINGERPRINT_KEY = secrets.token_bytes(32)
+
+SET_RATING_CODES_SQL = """
+update dossiers d set rating_code_hash = t.hash
+from unnest($1::text[], $2::bytea[]) as t(code, hash) where d.code = t.code
+"""
+
+
+async def give_rating_codes(conn: Any, dossier_codes: list[str]) -> dict[str, str]:
+    keys = Fingerprints([("bench", FINGERPRINT_KEY)])
+    codes = {code: generate_code() for code in dossier_codes}
+    hashes = [keys.sign(RATING_CODE_PURPOSE, code_payload(d, c)) for d, c in codes.items()]
+    await conn.execute(SET_RATING_CODES_SQL, list(codes), hashes)
+    return codes
+
+
 def full_path_server(args: argparse.Namespace, database_url: str, redis_url: str, prefix: str) -> ServerProcess:
     port = free_port()
     script = Path(sys.executable).parent / "commune-pulse"
@@ -246,7 +267,7 @@ def full_path_server(args: argparse.Namespace, database_url: str, redis_url: str
         "REDIS_KEY_PREFIX": prefix,
         "JWT_SECRET": secrets.token_urlsafe(36),  # 48 characters
         "FEEDBACK_KEYS": "bench:" + base64.b64encode(secrets.token_bytes(32)).decode(),
-        "FINGERPRINT_KEYS": "bench:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+        "FINGERPRINT_KEYS": "bench:" + base64.b64encode(FINGERPRINT_KEY).decode(),
         "HOST": HOST,
         "PORT": str(port),
         "API_WORKERS": str(args.workers),
@@ -355,6 +376,7 @@ class RequestFactory:
         dataset: Dataset,
         verified_share: float,
         seed: int,
+        rating_codes: dict[str, str],
         plain_pool: int = 8192,
     ) -> None:
         bodies = RatingBodies(dataset.services, seed)
@@ -364,7 +386,7 @@ class RequestFactory:
         self.plain = [_tail(encode(b)) for b in plain]
         self.plain_forms = [form_of(b) for b in plain]
         self.plain_comments = [("comment" in b) for b in plain]
-        verified = [bodies.verified(code) for code in dataset.dossier_codes]
+        verified = [bodies.verified(code) | {"rating_code": rating_codes[code]} for code in dataset.dossier_codes]
         self.verified = [(_tail(encode(b)), "comment" in b) for b in reversed(verified)]
         self.verified_comments = 0
         self.pattern = [bodies.rng.random() < verified_share for _ in range(self.PATTERN)]
@@ -440,6 +462,7 @@ class Report:
     postgres_version: str = ""
     redis_version: str = ""
     dataset: Dataset | None = None
+    rating_codes: dict[str, str] = field(default_factory=dict)
     citizens: int = 0
     setup_seconds: float = 0.0
     endpoint_status: int = 0
@@ -466,6 +489,7 @@ async def run(args: argparse.Namespace, backing: Backing) -> Report:
         conn = await asyncpg.connect(database_url)
         try:
             report.dataset = await create_dataset(conn, args.communes, args.procedures, args.dossiers, args.history)
+            report.rating_codes = await give_rating_codes(conn, report.dataset.dossier_codes)
             await conn.execute(TABLE_SQL)
             report.postgres_version = str(await conn.fetchval("show server_version"))
         finally:
@@ -504,8 +528,9 @@ async def _measure(
     database_url: str,
 ) -> None:
     assert report.dataset is not None
-    make_full = RequestFactory(RATINGS_PATH, full.port, tokens, report.dataset, args.verified_share, seed=1)
-    make_base = RequestFactory(BASELINE_PATH, base.port, tokens, report.dataset, args.verified_share, seed=1)
+    codes = report.rating_codes
+    make_full = RequestFactory(RATINGS_PATH, full.port, tokens, report.dataset, args.verified_share, 1, codes)
+    make_base = RequestFactory(BASELINE_PATH, base.port, tokens, report.dataset, args.verified_share, 1, codes)
     gc.collect()
     gc.freeze()  # the long-lived setup objects need no more scanning during the phases
 

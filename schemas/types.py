@@ -7,8 +7,11 @@ from msgspec import Meta
 
 # PostgreSQL cannot store NUL, and control characters have no place in names or codes:
 # single-line text refuses all of them, free text keeps tab and line breaks.
-SINGLE_LINE = r"^[^\x00-\x1f\x7f]*$"
-FREE_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+# C1 controls and the bidirectional embeddings, overrides and isolates (U+202A-202E,
+# U+2066-2069) are refused too: they make a comment display as something else than it says.
+# Vietnamese combining marks (U+0300-0323) are ordinary characters here.
+SINGLE_LINE = r"^[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*$"
+FREE_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*$"
 URLSAFE = r"^[A-Za-z0-9_-]*$"
 
 ProvinceCode = Annotated[str, Meta(pattern=r"^[0-9]{2}$", description="2-digit official province code")]

@@ -12,6 +12,7 @@ from backend.api.problems import problem_responses
 from backend.auth import citizen_only
 from backend.crypto import fingerprints
 from backend.errors import AppError, preferred_language, problem_of
+from backend.instants import out_of_range
 from backend.items import batch_items, convert_item
 from backend.services import ratings as service
 from schemas.ratings import (
@@ -56,6 +57,9 @@ class RatingController(Controller):
     ) -> Response[Rating]:
         if idempotency_key is None or not re.fullmatch(IDEMPOTENCY_KEY, idempotency_key):
             raise AppError("idempotency_key_required")
+        bad_time = out_of_range(data, "served_at", "rated_at")
+        if bad_time is not None:
+            raise bad_time
         request = service.rating_request(citizen.citizen_id, idempotency_key, data, fingerprints(state.settings))
         (outcome,) = await state.rating_writer.submit([request])
         if outcome.error is not None:
@@ -87,6 +91,8 @@ class RatingController(Controller):
         queued, positions = [], []
         for index, raw in enumerate(items):
             item = convert_item(raw, RatingBatchItem)
+            if not isinstance(item, AppError):
+                item = out_of_range(item, "served_at", "rated_at") or item
             if isinstance(item, AppError):
                 key = raw.get("idempotency_key") if isinstance(raw, dict) else None
                 results[index] = RatingBatchResult(

@@ -1,0 +1,71 @@
+"""Crafted input gets a 4xx problem, never a 500: one regression test per class, through the
+HTTP API (cursors out of range, times near year 1, bidi overrides and C1 controls in text)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import msgspec
+import pytest
+from litestar.testing import AsyncTestClient
+
+from tests.test_ratings import ago, rate, service_id
+
+
+def cursor_of(*key: Any) -> str:
+    return base64.urlsafe_b64encode(msgspec.json.encode(list(key))).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("key", [[2**63], [-(2**63) - 1], [10**30], ["x" * 2000]])
+async def test_cursors_out_of_range_are_a_400(
+    client: AsyncTestClient[Any], citizen_headers: dict[str, str], key: list[Any]
+) -> None:
+    response = await client.get("/v1/me/ratings", params={"cursor": cursor_of(*key)}, headers=citizen_headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] in ("invalid_cursor", "invalid_parameter")  # too long for the query
+
+
+@pytest.mark.parametrize("served_at", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"])
+async def test_service_times_at_the_ends_of_the_calendar_are_a_4xx(
+    client: AsyncTestClient[Any], citizen_headers: dict[str, str], served_at: str
+) -> None:
+    sid = await service_id(client)
+    response = await rate(client, citizen_headers, {"commune_service_id": sid, "score": 3, "served_at": served_at})
+    assert 400 <= response.status_code < 500, response.text
+
+
+async def test_a_batch_with_a_hostile_time_answers_per_item(
+    client: AsyncTestClient[Any], citizen_headers: dict[str, str]
+) -> None:
+    sid = await service_id(client)
+    items = [
+        {"idempotency_key": "h-1", "commune_service_id": sid, "score": 4, "served_at": ago(hours=2)},
+        {"idempotency_key": "h-2", "commune_service_id": sid, "score": 4, "served_at": "0001-01-01T00:00:00Z"},
+        {"idempotency_key": "h-3", "commune_service_id": sid, "score": 4, "served_at": ago(hours=3)},
+    ]
+    for _ in range(2):  # the retry gets the same per-item answer, the good items replayed
+        response = await client.post("/v1/ratings/batch", json={"items": items}, headers=citizen_headers)
+        assert response.status_code == 200, response.text
+        statuses = [r["status"] for r in response.json()["results"]]
+        assert statuses[1] == 422 and statuses[0] in (200, 201) and statuses[2] in (200, 201)
+
+
+@pytest.mark.parametrize("hostile", ["\u202egnp.exe", "ok\u2066hidden\u2069", "a\u0085b", "a\x9bb"])
+async def test_bidi_overrides_and_c1_controls_are_refused_in_text(
+    client: AsyncTestClient[Any], citizen_headers: dict[str, str], hostile: str
+) -> None:
+    sid = await service_id(client)
+    body = {"commune_service_id": sid, "score": 2, "served_at": ago(hours=1), "comment": hostile}
+    response = await rate(client, citizen_headers, body)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "comment"
+
+
+async def test_vietnamese_combining_marks_stay(client: AsyncTestClient[Any], citizen_headers: dict[str, str]) -> None:
+    sid = await service_id(client)
+    decomposed = "Ca\u0301n bo\u0323\u0302 nhie\u0323\u0302t ti\u0300nh\nCảm ơn"
+    body = {"commune_service_id": sid, "score": 5, "served_at": ago(hours=1), "comment": decomposed}
+    response = await rate(client, citizen_headers, body)
+    assert response.status_code == 201, response.text
+    assert response.json()["comment"] == decomposed
