@@ -23,6 +23,7 @@ from backend.auth import provide_api_client, provide_citizen, provide_principal,
 from backend.db import create_pool, provide_db
 from backend.errors import EXCEPTION_HANDLERS
 from backend.evaluation_schedule import EvaluationScheduler
+from backend.json_body import refuse_deep_json
 from backend.log import RequestIdMiddleware, configure_logging
 from backend.security import VerifiedTokens, jwt_secret
 from backend.services.ratings import rating_writer
@@ -104,6 +105,7 @@ def create_app(settings: Settings) -> Litestar:
             "api_client": Provide(provide_api_client),
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=refuse_deep_json,
         middleware=[RequestIdMiddleware, prometheus.middleware],
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
         openapi_config=OpenAPIConfig(

@@ -10,6 +10,7 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
+from backend.json_body import json_depth_exceeds
 from tests.test_ratings import ago, rate, service_id
 
 
@@ -69,3 +70,34 @@ async def test_vietnamese_combining_marks_stay(client: AsyncTestClient[Any], cit
     response = await rate(client, citizen_headers, body)
     assert response.status_code == 201, response.text
     assert response.json()["comment"] == decomposed
+
+
+@pytest.mark.parametrize("depth", [1000, 100_000])
+async def test_json_nested_too_deep_is_a_400(
+    client: AsyncTestClient[Any], citizen_headers: dict[str, str], depth: int
+) -> None:
+    deep = ("[" * depth + "]" * depth).encode()
+    body = b'{"items": [{"idempotency_key": "d-1", "score": 3, "dimensions": ' + deep + b"}]}"
+    for path in ("/v1/ratings", "/v1/ratings/batch"):
+        response = await client.post(
+            path,
+            content=body,
+            headers={**citizen_headers, "content-type": "application/json", "idempotency-key": "d-1"},
+        )
+        assert response.status_code == 400, response.text
+        assert response.json()["code"] == "malformed_body"
+
+
+@pytest.mark.parametrize(
+    ("body", "limit", "deep"),
+    [
+        (b'{"a": [1, {"b": 2}]}', 3, False),
+        (b'{"a": [1, {"b": 2}]}', 2, True),
+        (b'{"a": "[[[[[[[[[["}', 2, False),  # brackets in strings do not count
+        (b'{"a": "\\"[[[[[[["}', 2, False),  # nor after escaped quotes
+        (b"[]" * 100, 1, False),  # many, but side by side
+        (b"[" * 5, 4, True),
+    ],
+)
+def test_json_depth(body: bytes, limit: int, deep: bool) -> None:
+    assert json_depth_exceeds(body, limit) is deep

@@ -48,9 +48,7 @@ async def test_a_code_supplied_by_the_system_is_used_and_never_echoed(
     assert bad["results"][0]["problem"]["code"] == "invalid_dossier_event"
 
 
-async def test_the_code_is_shown_once_and_stored_hashed(
-    client: AsyncTestClient[Any], db: asyncpg.Connection
-) -> None:
+async def test_the_code_is_shown_once_and_stored_hashed(client: AsyncTestClient[Any], db: asyncpg.Connection) -> None:
     first = await report(client, completed("BD-2026-000504", ago(days=1)))
     receipt = rating_code(first)
     stored = await db.fetchval("select rating_code_hash from dossiers where code = 'BD-2026-000504'")
@@ -72,5 +70,7 @@ async def test_guessing_codes_is_throttled_per_dossier(
         assert wrong.status_code == 201 and wrong.json()["verified"] is False
     assert await db.fetchval("select sum(failures) from rating_code_failures") == RATING_CODE_DAILY_FAILURES
     # Past the budget even the right code verifies nothing today (so a lucky guess proves nothing).
-    blocked = await rate(client, citizen_headers, {"dossier_code": "BD-2026-000505", "rating_code": receipt, "score": 5})
+    blocked = await rate(
+        client, citizen_headers, {"dossier_code": "BD-2026-000505", "rating_code": receipt, "score": 5}
+    )
     assert blocked.status_code == 201 and blocked.json()["verified"] is False

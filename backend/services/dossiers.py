@@ -19,10 +19,10 @@ from typing import Any
 from backend import workdays
 from backend.auth import ApiKeyPrincipal
 from backend.crypto import Fingerprints
-from backend.rating_codes import PURPOSE as RATING_CODE_PURPOSE
-from backend.rating_codes import code_payload, generate_code, normalize_code
 from backend.errors import AppError, Text, problem_of
 from backend.items import convert_item
+from backend.rating_codes import PURPOSE as RATING_CODE_PURPOSE
+from backend.rating_codes import code_payload, generate_code, normalize_code
 from schemas.dossiers import DossierBatchResponse, DossierEvent, DossierResult
 
 
@@ -286,8 +286,16 @@ async def _resolve(
         code_hash = fingerprints.sign(RATING_CODE_PURPOSE, code_payload(code, rating_code))
         ready.append(
             _Ready(
-                index, event, code, row["service_id"], due_at, derived, cancelled_at,
-                code_hash, supplied is not None, None if supplied else rating_code,
+                index,
+                event,
+                code,
+                row["service_id"],
+                due_at,
+                derived,
+                cancelled_at,
+                code_hash,
+                supplied is not None,
+                None if supplied else rating_code,
             )
         )
     return ready

@@ -82,9 +82,7 @@ def rating_request(
         body, comment=comment or None, dossier_code=dossier, rating_code=code or body.rating_code
     )
     accepted = fingerprints.accepted(RATING_FINGERPRINT, msgspec.json.encode(body))
-    code_hashes = (
-        fingerprints.accepted(RATING_CODE_PURPOSE, code_payload(dossier, code)) if code and dossier else ()
-    )
+    code_hashes = fingerprints.accepted(RATING_CODE_PURPOSE, code_payload(dossier, code)) if code and dossier else ()
     return RatingRequest(citizen_id, idempotency_key, body, accepted[0], accepted, code_hashes)
 
 
@@ -279,9 +277,7 @@ def _decide(
 
 
 def _verified(request: RatingRequest, row: Any) -> bool:
-    return (
-        proven(request, row) and row["completed_at"] is not None and row["dossier_service_id"] == row["service_id"]
-    )
+    return proven(request, row) and row["completed_at"] is not None and row["dossier_service_id"] == row["service_id"]
 
 
 # Columns RESOLVE_SQL returns under the names RATING_COLUMNS gives them.
