@@ -30,10 +30,11 @@ def decode_cursor(cursor: str | None, *types: type) -> tuple[Any, ...] | None:
     return key
 
 
-# What a cursor of ours can hold: ids are bigint, times are the platform's era. Anything
-# else was crafted, and would overflow in PostgreSQL or in date arithmetic (a 500).
+# What a cursor of ours can hold: ids are bigint, times from the platform's era up to the
+# 9999-12-31 some sorts use for "no due time". Anything else was crafted, and would
+# overflow in PostgreSQL or in date arithmetic (a 500).
 _BIGINT = (-(2**63), 2**63 - 1)
-_EARLIEST, _LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+_EARLIEST, _LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
 
 
 def _in_bounds(value: Any) -> bool:
