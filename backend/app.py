@@ -11,7 +11,7 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Server
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from redis.asyncio import ConnectionPool
@@ -21,6 +21,7 @@ from backend.api import CONTROLLERS
 from backend.api.problems import document_problems
 from backend.auth import provide_api_client, provide_citizen, provide_principal, provide_staff
 from backend.db import create_pool, provide_db
+from backend.docs_ui import docs_assets_router, swagger_plugin
 from backend.errors import EXCEPTION_HANDLERS
 from backend.evaluation_schedule import EvaluationScheduler
 from backend.json_body import refuse_deep_json
@@ -95,7 +96,7 @@ def create_app(settings: Settings) -> Litestar:
         app_name="commune_pulse", prefix="commune_pulse", group_path=True, exclude=["^/metrics", "^/health"]
     )
     app = Litestar(
-        route_handlers=[*CONTROLLERS, MetricsController],
+        route_handlers=[*CONTROLLERS, MetricsController, docs_assets_router],
         lifespan=[lifespan],
         dependencies={
             "db": Provide(provide_db),
@@ -117,7 +118,7 @@ def create_app(settings: Settings) -> Litestar:
             ),
             servers=[Server(url="/")],
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin(), JsonRenderPlugin()],
+            render_plugins=[swagger_plugin(), JsonRenderPlugin()],
         ),
         logging_config=None,
         debug=False,
