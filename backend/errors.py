@@ -183,6 +183,29 @@ CATALOG: dict[str, tuple[int, Text]] = {
         422,
         Text("Sự kiện hồ sơ không hợp lệ", "The dossier event is not valid"),
     ),
+    "handling_official_unknown": (
+        422,
+        Text(
+            "Cán bộ xử lý không thuộc xã/phường của hồ sơ",
+            "handling_official_id is not an official of the dossier's commune",
+        ),
+    ),
+    "invalid_scorecard_period": (
+        400,
+        Text("Kỳ đánh giá không hợp lệ (dạng YYYY-MM hoặc YYYY-Qn)", "The period is invalid (YYYY-MM or YYYY-Qn)"),
+    ),
+    "period_not_started": (
+        422,
+        Text("Kỳ đánh giá chưa bắt đầu", "The period has not started yet"),
+    ),
+    "scorecard_not_found": (404, Text("Không tìm thấy phiếu đánh giá", "Scorecard not found")),
+    "explanation_not_allowed": (
+        403,
+        Text(
+            "Chỉ cán bộ được đánh giá mới giải trình cho phiếu đánh giá tháng của mình",
+            "Only the official concerned may explain their own monthly scorecard",
+        ),
+    ),
     "invalid_threshold_rule": (
         422,
         Text("Quy tắc ngưỡng cảnh báo không hợp lệ", "The threshold rule is not valid"),
