@@ -10,7 +10,7 @@ from arq.connections import ArqRedis
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Server
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from redis.asyncio import ConnectionPool
@@ -22,6 +22,7 @@ from backend.api.options import AllowMiddleware
 from backend.api.problems import document_problems
 from backend.auth import provide_api_client, provide_citizen, provide_principal, provide_staff
 from backend.db import create_pool, provide_db
+from backend.docs_ui import docs_assets_router, swagger_plugin
 from backend.errors import EXCEPTION_HANDLERS
 from backend.evaluation_schedule import EvaluationScheduler
 from backend.json_body import refuse_deep_json
@@ -106,10 +107,10 @@ def create_app(settings: Settings) -> Litestar:
         ),
         servers=[Server(url="/")],
         path="/schema",
-        render_plugins=[SwaggerRenderPlugin(), JsonRenderPlugin()],
+        render_plugins=[swagger_plugin(), JsonRenderPlugin()],
     )
     app = Litestar(
-        route_handlers=[*CONTROLLERS, MetricsController],
+        route_handlers=[*CONTROLLERS, MetricsController, docs_assets_router],
         lifespan=[lifespan],
         dependencies={
             "db": Provide(provide_db),

@@ -591,7 +591,7 @@ async def _notify_authority(
                     "link": f"communepulse://assigned-feedback/{forward_id}",
                 },
                 user_id=user_id,
-                feedback_id=feedback_id,
+                forward_id=forward_id,
             )
             for user_id in users
         ],
