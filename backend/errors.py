@@ -89,6 +89,13 @@ CATALOG: dict[str, tuple[int, Text]] = {
     "threshold_rule_not_found": (404, Text("Không tìm thấy quy tắc ngưỡng cảnh báo", "Threshold rule not found")),
     "method_not_allowed": (405, Text("Phương thức không được hỗ trợ", "Method not allowed")),
     "username_taken": (409, Text("Tên đăng nhập đã được sử dụng", "The username is already taken")),
+    "last_system_admin": (
+        409,
+        Text(
+            "Không thể vô hiệu hóa quản trị hệ thống cuối cùng đang hoạt động",
+            "The last active system admin cannot be deactivated",
+        ),
+    ),
     "rating_exists": (
         409,
         Text("Hồ sơ này đã được đánh giá", "This dossier has already been rated"),
@@ -566,15 +573,47 @@ def _field_errors(exc: ValidationException) -> list[FieldError]:
         if match:
             field = field or match["path"].lstrip(".") or "body"
             message = message[: match.start()]
+        if field and message == repr(field):
+            # Litestar reports an absent optional body as KeyError('data') when another
+            # parameter fails: not an error of the request.
+            continue
         source = getattr(item.get("source"), "value", item.get("source"))
+        if source == "header" and field:
+            field = field.replace("_", "-")  # Litestar names the argument, not the header
         if source and source != "body" and field:
             field = f"{source}.{field}"
         errors.append(FieldError(field=field or "body", message=message))
     return errors
 
 
+# Litestar names a missing parameter only in its message; we name it in `errors`.
+_MISSING_PARAMETER = re.compile(r"^Missing required (?P<source>\w+) parameter '(?P<name>[^']+)'")
+
+# Headers whose absence or malformed value has a problem of its own (the handlers declare
+# them required, so Litestar refuses the request before they run).
+HEADER_PROBLEMS = {"idempotency-key": "idempotency_key_required", "if-match": "if_match_required"}
+
+
+def _header_problem(errors: list[FieldError]) -> str | None:
+    for error in errors:
+        source, _, name = error.field.partition(".")
+        if source == "header" and name.lower() in HEADER_PROBLEMS:
+            return HEADER_PROBLEMS[name.lower()]
+    return None
+
+
 def handle_validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
+    missing = _MISSING_PARAMETER.match(str(exc.detail or ""))
+    if missing:
+        name = missing["name"].lower() if missing["source"] == "header" else missing["name"]
+        field = f"{missing['source']}.{name}"
+        errors = [FieldError(field=field, message=f"The {missing['source']} parameter {name} is required")]
+        return problem_response(request, _header_problem(errors) or "invalid_parameter", errors=errors)
     errors = _field_errors(exc)
+    header_code = _header_problem(errors)
+    if header_code == "idempotency_key_required":
+        # A malformed key is as unusable as none (a malformed If-Match is invalid_parameter).
+        return problem_response(request, header_code, errors=errors)
     in_body = any(not e.field.startswith(("query.", "path.", "header.", "cookie.")) for e in errors)
     if errors and not in_body:
         return problem_response(request, "invalid_parameter", errors=errors)

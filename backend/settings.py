@@ -145,8 +145,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         values: dict[str, Any] = {}
         for var in VARIABLES:
             raw = env.get(var.name)
-            if raw is None or raw.strip() == "":
+            if raw is None:
                 continue
+            if raw.strip() == "":
+                # `export PORT=` or a blank line in an env file is a mistake far more often than
+                # a wish for the default; taking it as unset hid typos in deployments.
+                raise SettingsError(f"{var.name}: set to an empty value; unset it to get {var.default_phrase}")
             try:
                 values[var.field] = var.parse(raw.strip())
             except ValueError as exc:
@@ -276,6 +280,12 @@ class Variable:
     parse: Callable[[str], Any]
     default: str
     meaning: str
+
+    @property
+    def default_phrase(self) -> str:
+        if not self.default:
+            return "no value"
+        return f"the default {self.default}" if self.default.startswith("(") else f"the default ({self.default})"
 
 
 VARIABLES: tuple[Variable, ...] = (

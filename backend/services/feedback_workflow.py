@@ -110,6 +110,11 @@ class Action:
         return int(self.row["id"])
 
 
+# What If-Match may hold: a version, quoted or not, weak or not ("3", W/"3", 3). The API
+# refuses anything else before the handler runs (backend.api.front publishes it).
+IF_MATCH = r'^(W/)?"?[0-9]{1,10}"?$'
+
+
 def parse_if_match(header: str | None) -> int | None:
     """The version in an If-Match header: "3", W/"3" or 3; None when absent."""
     if header is None:
@@ -586,7 +591,7 @@ async def _notify_authority(
                     "link": f"communepulse://assigned-feedback/{forward_id}",
                 },
                 user_id=user_id,
-                feedback_id=feedback_id,
+                forward_id=forward_id,
             )
             for user_id in users
         ],
