@@ -23,6 +23,7 @@ from backend.api.procedures import ProcedureController
 from backend.api.protection_admin import ProtectionAdminController
 from backend.api.provinces import ProvinceController
 from backend.api.ratings import MyRatingController, RatingController
+from backend.api.scorecards import ScorecardController
 from backend.api.threshold_rules import CommuneThresholdRuleController, ThresholdRuleController
 from backend.api.users import UserController
 
@@ -57,4 +58,5 @@ CONTROLLERS = [
     AssignedFeedbackController,
     ProtectionAdminController,
     OversightController,
+    ScorecardController,
 ]

@@ -111,6 +111,11 @@ class Action:
         return int(self.row["id"])
 
 
+# What If-Match may hold: a version, quoted or not, weak or not ("3", W/"3", 3). The API
+# refuses anything else before the handler runs (backend.api.front publishes it).
+IF_MATCH = r'^(W/)?"?[0-9]{1,10}"?$'
+
+
 def parse_if_match(header: str | None) -> int | None:
     """The version in an If-Match header: "3", W/"3" or 3; None when absent."""
     if header is None:
