@@ -401,6 +401,23 @@ CATALOG: dict[str, tuple[int, Text]] = {
             "Cannot forward: this report of wrongdoing would reach an account of the official it concerns",
         ),
     ),
+    "forward_not_reviewed": (
+        409,
+        Text(
+            "Tố cáo chỉ được chuyển sau khi Mặt trận duyệt bản đã che thông tin; nội dung sửa sau khi duyệt "
+            "cần được duyệt lại",
+            "A report of wrongdoing is forwarded only after the Front has reviewed its masked copy; a copy "
+            "changed after the review must be reviewed again",
+        ),
+    ),
+    "review_copy_identifies": (
+        422,
+        Text(
+            "Bản đã sửa còn thông tin có thể nhận diện người gửi (số điện thoại, số giấy tờ, e-mail hoặc tên)",
+            "The edited copy still holds what could identify the reporter (a phone or ID number, an e-mail "
+            "address or a name)",
+        ),
+    ),
     "account_already_linked": (
         409,
         Text("Tài khoản này đã gắn với một cán bộ khác", "This account is already linked to another official"),

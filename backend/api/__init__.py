@@ -11,6 +11,7 @@ from backend.api.devices import DeviceController
 from backend.api.feedback import FeedbackController, FrontFeedbackConfidentialController, MyFeedbackController
 from backend.api.feedback_reports import FeedbackReportController
 from backend.api.feedback_templates import FeedbackTemplateController
+from backend.api.forward_review import ForwardReviewController
 from backend.api.front import FrontController
 from backend.api.health import HealthController
 from backend.api.indicators import IndicatorController
@@ -53,6 +54,7 @@ CONTROLLERS = [
     ThresholdRuleController,
     CommuneThresholdRuleController,
     FrontController,
+    ForwardReviewController,
     AssignedFeedbackController,
     ProtectionAdminController,
     OversightController,
