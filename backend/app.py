@@ -10,7 +10,6 @@ from arq.connections import ArqRedis
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Server
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
@@ -18,6 +17,8 @@ from redis.asyncio import ConnectionPool
 
 from backend import migrations
 from backend.api import CONTROLLERS
+from backend.api.contract import ContractOpenAPIConfig
+from backend.api.options import AllowMiddleware
 from backend.api.problems import document_problems
 from backend.auth import provide_api_client, provide_citizen, provide_principal, provide_staff
 from backend.db import create_pool, provide_db
@@ -95,6 +96,19 @@ def create_app(settings: Settings) -> Litestar:
     prometheus = PrometheusConfig(
         app_name="commune_pulse", prefix="commune_pulse", group_path=True, exclude=["^/metrics", "^/health"]
     )
+    openapi_config = ContractOpenAPIConfig(
+        title=API_TITLE,
+        version=api_version(),
+        description=(
+            "Citizen satisfaction ratings, Fatherland Front feedback and service indicators for "
+            "Vietnam's communes. Errors are RFC 9457 problem documents with a stable `code`. "
+            "Each operation lists the credentials it takes (`security`) and, for staff, the roles "
+            "that may call it (`x-roles`); the scope of those roles is checked on every row."
+        ),
+        servers=[Server(url="/")],
+        path="/schema",
+        render_plugins=[swagger_plugin(), JsonRenderPlugin()],
+    )
     app = Litestar(
         route_handlers=[*CONTROLLERS, MetricsController, docs_assets_router],
         lifespan=[lifespan],
@@ -107,23 +121,14 @@ def create_app(settings: Settings) -> Litestar:
         },
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=refuse_deep_json,
-        middleware=[RequestIdMiddleware, prometheus.middleware],
+        middleware=[RequestIdMiddleware, prometheus.middleware, AllowMiddleware()],
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
-        openapi_config=OpenAPIConfig(
-            title=API_TITLE,
-            version=api_version(),
-            description=(
-                "Citizen satisfaction ratings, Fatherland Front feedback and service indicators for "
-                "Vietnam's communes. Errors are RFC 9457 problem documents with a stable `code`."
-            ),
-            servers=[Server(url="/")],
-            path="/schema",
-            render_plugins=[swagger_plugin(), JsonRenderPlugin()],
-        ),
+        openapi_config=openapi_config,
         logging_config=None,
         debug=False,
     )
     document_problems(app)
+    openapi_config.bind(app)
     return app
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 from pathlib import Path
+from typing import Annotated
 
 from litestar import Router, get
 from litestar.datastructures import CacheControlHeader
 from litestar.exceptions import NotFoundException
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.params import FromPath
+from litestar.params import PathParameter
 from litestar.response import File
 
 
@@ -40,7 +41,7 @@ ASSETS = {
 
 
 @get("/{name:str}", include_in_schema=False, cache_control=CacheControlHeader(max_age=31_536_000, public=True))
-async def docs_asset(name: FromPath[str]) -> File:
+async def docs_asset(name: Annotated[str, PathParameter()]) -> File:
     if name not in ASSETS:
         raise NotFoundException()
     return File(path=SWAGGER_DIR / name, media_type=ASSETS[name], content_disposition_type="inline")

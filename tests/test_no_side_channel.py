@@ -170,6 +170,7 @@ async def test_a_report_of_wrongdoing_moves_no_figure_the_official_concerned_or_
     # Forwarded: to the chair (the official's head), who reads the forward and nothing else.
     front = await headers_for("front.badinh")
     await act(client, front, item, "triage", {"priority": "high"})
+    await act(client, front, item, "review")
     forwarded = await act(client, front, item, "forward")
     forward = forwarded["forwards"][-1]
     assert forward["recipient"] == "commune_committee"
