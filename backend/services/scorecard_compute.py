@@ -62,13 +62,11 @@ svc as (
     from commune_services cs
     join communes c on c.code = cs.commune_code
     join procedures p on p.code = cs.procedure_code
-    where c.province_code = $1
+    where c.province_code = any($1::text[])
 ),
 done as (
     select s.commune_code, s.procedure_code,
-           coalesce(d.handling_official_id,
-                    (select a.official_id from assignments a
-                     where a.commune_service_id = d.commune_service_id and a.valid @> d.completed_at)) as official_id,
+           coalesce(d.handling_official_id, a.official_id) as official_id,
            s.statutory_days,
            case when s.days_kind = 'calendar'
                 then (d.completed_at at time zone 'Asia/Ho_Chi_Minh')::date
@@ -76,19 +74,19 @@ done as (
                 else ce.cum - coalesce(cr.cum, 0) end as taken
     from svc s
     join dossiers d on d.commune_service_id = s.id and d.completed_at >= $2 and d.completed_at < $3
+    left join assignments a on a.commune_service_id = d.commune_service_id and a.valid @> d.completed_at
     left join cal cr on cr.day = (d.received_at at time zone 'Asia/Ho_Chi_Minh')::date
     left join cal ce on ce.day = (d.completed_at at time zone 'Asia/Ho_Chi_Minh')::date
 ),
 due as (
     select s.commune_code, s.procedure_code,
-           coalesce(d.handling_official_id,
-                    (select a.official_id from assignments a
-                     where a.commune_service_id = d.commune_service_id
-                       and a.valid @> coalesce(d.completed_at, d.due_at))) as official_id,
+           coalesce(d.handling_official_id, a.official_id) as official_id,
            (d.completed_at is not null and d.completed_at <= d.due_at) as on_time,
            (coalesce(d.completed_at, $4) > d.due_at) as late
     from svc s
     join dossiers d on d.commune_service_id = s.id and d.due_at >= $2 and d.due_at < $3
+    left join assignments a on a.commune_service_id = d.commune_service_id
+                           and a.valid @> coalesce(d.completed_at, d.due_at)
     where d.status <> 'cancelled'
 ),
 recv as (
@@ -139,7 +137,7 @@ from commune_services s
 join communes c on c.code = s.commune_code
 join ratings r on r.commune_service_id = s.id and r.served_at >= $2 and r.served_at < $3
 left join dossiers d on d.id = r.dossier_id
-where c.province_code = $1 and r.verified and (r.quarantine is null or r.quarantine = 'released')
+where c.province_code = any($1::text[]) and r.verified and (r.quarantine is null or r.quarantine = 'released')
 group by 1, 2, 3
 """
 
@@ -153,24 +151,30 @@ from feedback_forwards fw
 cross join lateral (select coalesce(fw.extended_due_at, fw.due_at) as deadline) dl
 join communes c on c.code = fw.commune_code
 join feedback f on f.id = fw.feedback_id
-where c.province_code = $1 and dl.deadline >= $2 and dl.deadline < $3
+where c.province_code = any($1::text[]) and dl.deadline >= $2 and dl.deadline < $3
   and fw.status <> 'withdrawn' and not f.protected
 group by 1, 2
 """
 
 # Everyone who held a service of the province during the period gets a scorecard, even an empty one.
 SUBJECTS_SQL = """
-select distinct o.id, o.commune_code
+select distinct o.id, o.commune_code, c.province_code
 from officials o
 join communes c on c.code = o.commune_code
-where c.province_code = $1
+where c.province_code = any($1::text[])
   and (o.id = any($4::bigint[])
        or exists (select 1 from assignments a where a.official_id = o.id and a.valid && tstzrange($2, $3, '[)')))
 """
 
 COMMUNES_SQL = """
+select c.code, c.province_code from communes c
+where c.province_code = any($1::text[])
+"""
+
+# Communes that get a scorecard: those offering services, or with facts.
+SCORED_COMMUNES_SQL = """
 select c.code from communes c
-where c.province_code = $1
+where c.province_code = any($1::text[])
   and (c.code = any($2::text[]) or exists (select 1 from commune_services cs where cs.commune_code = c.code))
 """
 
@@ -334,15 +338,16 @@ def with_ranks(items: list[Computed]) -> None:
         item.figures = msgspec.structs.replace(item.figures, rank=RankRange(best=best, worst=worst, of=len(scored)))
 
 
-async def compute_province(
-    conn: Any, settings: Settings, province_code: str, period: rules.Period, now: datetime
-) -> list[Computed]:
-    """Every official's and commune's figures of a province for the period."""
+async def compute_provinces(
+    conn: Any, settings: Settings, provinces: list[str], period: rules.Period, now: datetime
+) -> dict[str, list[Computed]]:
+    """Every official's and commune's figures of these provinces for the period, by province.
+    One pass over the raw rows for all of them (the national computation is one call)."""
     start, end = period.start_utc, period.end_utc
     cal_from = period.start - CALENDAR_BACK
     dossier_rows = await conn.fetch(
         DOSSIER_FACTS_SQL,
-        province_code,
+        provinces,
         start,
         end,
         now,
@@ -351,53 +356,59 @@ async def compute_province(
         cal_from,
         period.end,
     )
-    rating_rows = await conn.fetch(RATING_FACTS_SQL, province_code, start, end)
-    feedback_rows = await conn.fetch(FEEDBACK_FACTS_SQL, province_code, start, end, now)
+    rating_rows = await conn.fetch(RATING_FACTS_SQL, provinces, start, end)
+    feedback_rows = await conn.fetch(FEEDBACK_FACTS_SQL, provinces, start, end, now)
+    province_of = {r["code"]: r["province_code"] for r in await conn.fetch(COMMUNES_SQL, provinces)}
 
     officials: dict[int, Sums] = defaultdict(Sums)
     communes: dict[str, Sums] = defaultdict(Sums)
-    on_time_ref: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    satisfied_ref: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    on_time_ref: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    satisfied_ref: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     for row in dossier_rows:
         communes[row["commune_code"]].add_dossiers(row)
         if row["official_id"]:
             officials[row["official_id"]].add_dossiers(row)
-        ref = on_time_ref[row["procedure_code"]]
+        ref = on_time_ref[(province_of[row["commune_code"]], row["procedure_code"])]
         ref[0] += row["on_time"]
         ref[1] += row["on_time"] + row["late"]
     for row in rating_rows:
         communes[row["commune_code"]].add_ratings(row)
         if row["official_id"]:
             officials[row["official_id"]].add_ratings(row)
-        ref = satisfied_ref[row["procedure_code"]]
+        ref = satisfied_ref[(province_of[row["commune_code"]], row["procedure_code"])]
         ref[0] += row["satisfied"]
         ref[1] += row["n"]
     for row in feedback_rows:
         communes[row["commune_code"]].add_feedback(row)
         if row["official_id"]:
             officials[row["official_id"]].add_feedback(row)
-    reference = Reference(
-        {k: (v[0], v[1]) for k, v in on_time_ref.items()}, {k: (v[0], v[1]) for k, v in satisfied_ref.items()}
-    )
+    references: dict[str, Reference] = {}
+    for province in provinces:
+        references[province] = Reference(
+            {p: (v[0], v[1]) for (pr, p), v in on_time_ref.items() if pr == province},
+            {p: (v[0], v[1]) for (pr, p), v in satisfied_ref.items() if pr == province},
+        )
 
-    subjects = await conn.fetch(SUBJECTS_SQL, province_code, start, end, list(officials))
-    commune_codes = await conn.fetchval(
-        "select coalesce(array_agg(code), '{}') from (" + COMMUNES_SQL + ") x", province_code, list(communes)
-    )
+    subjects = await conn.fetch(SUBJECTS_SQL, provinces, start, end, list(officials))
+    scored = await conn.fetch(SCORED_COMMUNES_SQL, provinces, list(communes))
     by_commune: dict[str, list[Computed]] = defaultdict(list)
     for row in subjects:
-        figures = build_figures(officials.get(row["id"]) or Sums(), reference, settings, commune=False)
+        sums = officials.get(row["id"]) or Sums()
+        figures = build_figures(sums, references[row["province_code"]], settings, commune=False)
         by_commune[row["commune_code"]].append(Computed("official", row["id"], row["commune_code"], figures))
-    result: list[Computed] = []
-    for group in by_commune.values():
+    result: dict[str, list[Computed]] = {province: [] for province in provinces}
+    for code, group in by_commune.items():
         with_ranks(group)
-        result.extend(group)
-    commune_cards = [
-        Computed("commune", None, code, build_figures(communes.get(code) or Sums(), reference, settings, commune=True))
-        for code in commune_codes
-    ]
-    with_ranks(commune_cards)
-    result.extend(commune_cards)
+        result[province_of[code]].extend(group)
+    commune_cards: dict[str, list[Computed]] = defaultdict(list)
+    for row in scored:
+        code = row["code"]
+        province = province_of[code]
+        figures = build_figures(communes.get(code) or Sums(), references[province], settings, commune=True)
+        commune_cards[province].append(Computed("commune", None, code, figures))
+    for province, cards in commune_cards.items():
+        with_ranks(cards)
+        result[province].extend(cards)
     return result
 
 
@@ -514,26 +525,44 @@ async def _lock(conn: Any, province_code: str, period: rules.Period) -> None:
 
 
 async def refresh_period(
-    conn: Any, settings: Settings, province_code: str, period: rules.Period, now: datetime, *, recheck: bool = False
+    conn: Any,
+    settings: Settings,
+    province_code: str,
+    period: rules.Period,
+    now: datetime,
+    *,
+    recheck: bool = False,
+    computed: list[Computed] | None = None,
 ) -> RefreshOutcome:
-    """Compute and store a province's scorecards for the period. An open period is simply
-    replaced; from its freeze time on it is frozen; a frozen period is recomputed only by the
-    recheck (recheck=True), and every difference is recorded as an amendment before it shows.
-    Runs in the caller's transaction; serialised per (province, period) by an advisory lock."""
+    """Compute (unless `computed` is given) and store a province's scorecards for the period.
+    An open period is simply replaced; from its freeze time on it is frozen; a frozen period
+    is recomputed only by the recheck (recheck=True), and every difference is recorded as an
+    amendment before it shows. Runs in the caller's transaction; serialised per (province,
+    period) by an advisory lock."""
     if period.start_utc > now:
         raise AppError("period_not_started")
     await _lock(conn, province_code, period)
-    return await _refresh_locked(conn, settings, province_code, period, now, recheck=recheck)
+    return await _refresh_locked(conn, settings, province_code, period, now, recheck=recheck, computed=computed)
 
 
 async def _refresh_locked(
-    conn: Any, settings: Settings, province_code: str, period: rules.Period, now: datetime, *, recheck: bool
+    conn: Any,
+    settings: Settings,
+    province_code: str,
+    period: rules.Period,
+    now: datetime,
+    *,
+    recheck: bool,
+    computed: list[Computed] | None = None,
 ) -> RefreshOutcome:
     state = await conn.fetchrow(PERIOD_STATE_SQL, province_code, period.kind, period.start)
     was_frozen = state is not None and state["frozen_at"] is not None
     if was_frozen and not recheck:
         return RefreshOutcome(False, True, 0)
-    computed = await compute_province(conn, settings, province_code, period, now)
+    if computed is None:
+        computed = (await compute_provinces(conn, settings, [province_code], period, now))[province_code]
+    else:
+        computed = list(computed)
     stored = {
         (row["subject_kind"], row["official_id"], row["commune_code"]): row
         for row in await conn.fetch(STORED_SQL, province_code, period.kind, period.start)

@@ -17,7 +17,7 @@ import msgspec
 
 from backend import scorecard_rules as rules
 from backend.services.notifications import Notification, queue_notifications
-from backend.services.scorecard_compute import ensure_fresh, recheck_periods, refresh_period
+from backend.services.scorecard_compute import compute_provinces, ensure_fresh, recheck_periods, refresh_period
 from backend.settings import Settings
 from backend.workdays import LOCAL_TZ
 from schemas.scorecards import Figures
@@ -35,10 +35,43 @@ class RecheckReport:
     frozen: int = 0
     rechecked: int = 0
     amendments: int = 0
+    computed: int = 0
+
+
+async def refresh_provinces(
+    pool: Any, settings: Settings, provinces: list[str], period: rules.Period, now: datetime
+) -> RecheckReport:
+    """Compute the provinces' scorecards for the period in one pass over the raw rows, then
+    store each province in its own transaction: open periods replaced (frozen once due), frozen
+    ones rechecked into amendments."""
+    report = RecheckReport()
+    if not provinces:
+        return report
+    async with pool.acquire() as conn:
+        computed = await compute_provinces(conn, settings, provinces, period, now)
+    for province in provinces:
+        async with pool.acquire() as conn, conn.transaction():
+            frozen_before = await conn.fetchval(
+                "select frozen_at is not null from scorecard_periods "
+                "where province_code = $1 and period_kind = $2 and period_start = $3",
+                province,
+                period.kind,
+                period.start,
+            )
+            outcome = await refresh_period(
+                conn, settings, province, period, now, recheck=bool(frozen_before), computed=computed[province]
+            )
+        report.computed += 1
+        if frozen_before:
+            report.rechecked += 1
+            report.amendments += outcome.amended
+        elif outcome.frozen:
+            report.frozen += 1
+    return report
 
 
 async def recheck_scorecards(pool: Any, settings: Settings, now: datetime | None = None) -> RecheckReport:
-    """Freeze what is due and recheck what is frozen, one province and period per transaction."""
+    """Freeze what is due and recheck what is frozen, for the last few months and quarters."""
     now = now or datetime.now(UTC)
     report = RecheckReport()
     for period in recheck_periods(now.astimezone(LOCAL_TZ).date()):
@@ -47,17 +80,13 @@ async def recheck_scorecards(pool: Any, settings: Settings, now: datetime | None
         freeze_due = now >= rules.freezes_at(period, settings.scorecard_freeze_days)
         async with pool.acquire() as conn:
             states = await conn.fetch(PERIOD_STATES_SQL, period.kind, period.start)
-        for state in states:
-            frozen = state["frozen_at"] is not None
-            if not frozen and not freeze_due:
-                continue  # open periods are recomputed by their readers
-            async with pool.acquire() as conn, conn.transaction():
-                outcome = await refresh_period(conn, settings, state["province_code"], period, now, recheck=frozen)
-            if frozen:
-                report.rechecked += 1
-                report.amendments += outcome.amended
-            elif outcome.frozen:
-                report.frozen += 1
+        # Open periods that are not due are recomputed by their readers.
+        provinces = [s["province_code"] for s in states if s["frozen_at"] is not None or freeze_due]
+        one = await refresh_provinces(pool, settings, provinces, period, now)
+        report.frozen += one.frozen
+        report.rechecked += one.rechecked
+        report.amendments += one.amendments
+        report.computed += one.computed
     return report
 
 
