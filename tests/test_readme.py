@@ -1,19 +1,12 @@
-"""The README's promises that a newcomer runs by hand: the "Try it" block, and its links."""
+"""The README's promises that a newcomer runs by hand: the "Try it" block, and its links.
+
+`served` (tests/served.py) is `commune-pulse serve` on this test's database."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import httpx
-import pytest
-
-from backend.settings import Settings
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -23,47 +16,6 @@ def try_it_block() -> str:
     match = re.search(r"^Try it:\n\n```sh\n(.*?)^```", README, re.M | re.S)
     assert match, "README lost its 'Try it:' block"
     return match[1]
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "DATABASE_URL": settings.database_url or "",
-        "REDIS_URL": settings.redis_url or "",
-        "REDIS_KEY_PREFIX": settings.redis_key_prefix,
-        "JWT_SECRET": settings.jwt_secret or "",
-        "FEEDBACK_KEYS": ",".join(f"{k}:{v}" for k, v in settings.feedback_keys),
-        "FINGERPRINT_KEYS": ",".join(f"{k}:{v}" for k, v in settings.fingerprint_keys),
-        "DATA_DIR": settings.data_dir,
-        "LOG_LEVEL": "WARNING",
-    }
-
-
-@pytest.fixture
-def served(settings: Settings, unused_tcp_port: int, tmp_path: Path) -> Iterator[str]:
-    """`commune-pulse serve` on this test's database; its base URL."""
-    env = settings_env(settings) | {"PORT": str(unused_tcp_port)}
-    log = tmp_path / "serve.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "backend", "serve"], env=env, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT
-        )
-    base = f"127.0.0.1:{unused_tcp_port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log.read_text(errors="replace")
-            try:
-                if httpx.get(f"http://{base}/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "serve never became ready"
-            time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def run_block(block: str, base: str) -> list[int]:
