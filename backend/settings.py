@@ -97,6 +97,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """(category, working days) an authority has to answer forwarded feedback."""
     feedback_max_extension: int = 30
     """Working days an authority may add, once, to a forwarded item's deadline."""
+    worker_stale_after: int = 30
+    """Seconds after its last heartbeat a worker counts as dead or stuck (it beats every 5 s)."""
+    ready_requires_worker: bool = False
+    """Whether /health/ready answers 503 while no worker is live (else 200, body says so)."""
 
     @property
     def data_path(self) -> Path:
@@ -178,6 +182,13 @@ def _choice(*choices: str, upper: bool = False) -> Callable[[str], str]:
         return value
 
     return parse
+
+
+def _flag(raw: str) -> bool:
+    value = raw.lower()
+    if value not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError("expected true or false")
+    return value in ("true", "1", "yes")
 
 
 def _secret(raw: str) -> str:
@@ -409,6 +420,23 @@ VARIABLES: tuple[Variable, ...] = (
         _int_between(1, 365),
         "30",
         "Working days an authority may add, once and with a reason, to a forwarded item's deadline.",
+    ),
+    Variable(
+        "WORKER_STALE_AFTER",
+        "worker_stale_after",
+        parse_duration,
+        "30s",
+        "How long after its last heartbeat (workers beat every 5 s) a worker counts as dead or stuck in "
+        "`/health/ready` and `/metrics`.",
+    ),
+    Variable(
+        "READY_REQUIRES_WORKER",
+        "ready_requires_worker",
+        _flag,
+        "false",
+        "`true`: `/health/ready` answers 503 while no worker is live. `false`: it stays 200 for the API and "
+        "its body says `worker: stale` (or `missing`), so a dead worker never takes the API out of a load "
+        "balancer; alert on the body or on `/metrics` instead.",
     ),
 )
 
