@@ -12,8 +12,7 @@ from litestar import Litestar, Response, get
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Server
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
@@ -21,9 +20,12 @@ from redis.asyncio import ConnectionPool
 
 from backend import migrations, runtime_metrics
 from backend.api import CONTROLLERS
+from backend.api.contract import ContractOpenAPIConfig
+from backend.api.options import AllowMiddleware
 from backend.api.problems import document_problems
 from backend.auth import provide_api_client, provide_citizen, provide_principal, provide_staff
 from backend.db import create_pool, provide_db
+from backend.docs_ui import docs_assets_router, swagger_plugin
 from backend.errors import EXCEPTION_HANDLERS
 from backend.evaluation_schedule import EvaluationScheduler
 from backend.json_body import refuse_deep_json
@@ -107,8 +109,21 @@ def create_app(settings: Settings) -> Litestar:
     prometheus = PrometheusConfig(
         app_name="commune_pulse", prefix="commune_pulse", group_path=True, exclude=["^/metrics", "^/health"]
     )
+    openapi_config = ContractOpenAPIConfig(
+        title=API_TITLE,
+        version=api_version(),
+        description=(
+            "Citizen satisfaction ratings, Fatherland Front feedback and service indicators for "
+            "Vietnam's communes. Errors are RFC 9457 problem documents with a stable `code`. "
+            "Each operation lists the credentials it takes (`security`) and, for staff, the roles "
+            "that may call it (`x-roles`); the scope of those roles is checked on every row."
+        ),
+        servers=[Server(url="/")],
+        path="/schema",
+        render_plugins=[swagger_plugin(), JsonRenderPlugin()],
+    )
     app = Litestar(
-        route_handlers=[*CONTROLLERS, MetricsController],
+        route_handlers=[*CONTROLLERS, MetricsController, docs_assets_router],
         lifespan=[lifespan],
         dependencies={
             "db": Provide(provide_db),
@@ -119,23 +134,14 @@ def create_app(settings: Settings) -> Litestar:
         },
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=refuse_deep_json,
-        middleware=[RequestIdMiddleware, prometheus.middleware],
+        middleware=[RequestIdMiddleware, prometheus.middleware, AllowMiddleware()],
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
-        openapi_config=OpenAPIConfig(
-            title=API_TITLE,
-            version=api_version(),
-            description=(
-                "Citizen satisfaction ratings, Fatherland Front feedback and service indicators for "
-                "Vietnam's communes. Errors are RFC 9457 problem documents with a stable `code`."
-            ),
-            servers=[Server(url="/")],
-            path="/schema",
-            render_plugins=[SwaggerRenderPlugin(), JsonRenderPlugin()],
-        ),
+        openapi_config=openapi_config,
         logging_config=None,
         debug=False,
     )
     document_problems(app)
+    openapi_config.bind(app)
     return app
 
 

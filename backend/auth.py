@@ -157,6 +157,9 @@ def staff_with(*roles: str) -> Any:
             raise AppError("forbidden_role")
 
     guard.__name__ = f"staff_with_{'_'.join(sorted(wanted))}"
+    # Read by backend.api.contract to publish each operation's security and roles.
+    guard.principals = ("staff",)  # type: ignore[attr-defined]
+    guard.roles = wanted  # type: ignore[attr-defined]
     return guard
 
 
@@ -179,6 +182,13 @@ async def api_key_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRo
 async def any_caller(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     if await authenticate(connection) is None:
         raise AppError("unauthenticated", headers={"www-authenticate": "Bearer"})
+
+
+# Who each guard lets through, for the OpenAPI document (backend.api.contract). any_caller
+# admits an API key too, but the handlers behind it (me, devices) refuse one with 403.
+citizen_only.principals = ("citizen",)  # type: ignore[attr-defined]
+api_key_only.principals = ("api_key",)  # type: ignore[attr-defined]
+any_caller.principals = ("staff", "citizen")  # type: ignore[attr-defined]
 
 
 def _principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Any:

@@ -18,6 +18,7 @@ from backend import migrations
 from backend.db import connect
 from backend.embedded import EmbeddedServerError, servers_for
 from backend.log import configure_logging
+from backend.ports import PortBusyError, ensure_port_free
 from backend.security import jwt_secret
 from backend.services.rollups import rebuild_rollups
 from backend.settings import Settings, SettingsError, settings_table
@@ -84,6 +85,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from backend.app import create_app
     from backend.crypto import feedback_keys_env, fingerprint_keys_env
 
+    ensure_port_free(settings.host, settings.port)
     with servers_for(settings) as resolved:
         asyncio.run(prepare_database(resolved, reference=False, demo=False))
         options = {"host": resolved.host, "port": resolved.port, "log_config": None, "access_log": False}
@@ -112,6 +114,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
+    ensure_port_free(settings.host, settings.port)
     with servers_for(settings) as resolved:
         for line in asyncio.run(prepare_database(resolved, reference=True, demo=True)):
             print(line, flush=True)
@@ -263,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
         configure_logging(settings.log_level)
         return COMMANDS[args.command][0](settings, args)
-    except (SettingsError, migrations.MigrationError, EmbeddedServerError) as exc:
+    except (SettingsError, PortBusyError, migrations.MigrationError, EmbeddedServerError) as exc:
         print(f"commune-pulse: {exc}", file=sys.stderr)
         return 2
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:

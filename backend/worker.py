@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import msgspec
@@ -20,7 +20,9 @@ from backend.push import create_push_provider
 from backend.services.evaluator import EvaluationResult, evaluate, evaluate_unless_busy
 from backend.services.feedback_deadlines import check_deadlines
 from backend.services.notifications import deliver_due
+from backend.services.scorecard_jobs import queue_chair_digests, recheck_scorecards
 from backend.settings import Settings
+from backend.workdays import LOCAL_TZ
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +121,27 @@ async def feedback_deadlines(ctx: dict[str, Any]) -> dict[str, int]:
     return result
 
 
+async def scorecard_recheck(ctx: dict[str, Any]) -> dict[str, int]:
+    """Daily: freeze the scorecards of periods past their freeze time, and recheck frozen ones
+    (late dossier events, re-linked or reviewed ratings) into amendments."""
+    report = await recheck_scorecards(ctx["pool"], ctx["settings"])
+    result = dataclasses.asdict(report)
+    if report.frozen or report.amendments:
+        log.info("scorecards rechecked", extra=result)
+    return result
+
+
+async def scorecard_digests(ctx: dict[str, Any]) -> dict[str, int]:
+    """Each morning: on the first working day of a month, push each commune chair the summary of
+    the month before (held through their quiet hours by the delivery)."""
+    today = datetime.now(UTC).astimezone(LOCAL_TZ).date()
+    outbox_ids = await queue_chair_digests(ctx["pool"], ctx["settings"], today)
+    if outbox_ids:
+        await deliver_due(ctx["pool"], ctx["push"], outbox_ids, holder=ctx.get("worker_id"))
+        log.info("scorecard digests queued", extra={"pushes": len(outbox_ids)})
+    return {"pushes": len(outbox_ids)}
+
+
 async def startup(ctx: dict[str, Any]) -> None:
     """Open what the jobs need, unless a WorkerRunner handed it over (it outlives one arq
     Worker: see backend.worker_runner); tell the heartbeat Redis answers again."""
@@ -158,6 +181,10 @@ class WorkerSettings:
         cron(relay_notifications, second=set(range(0, 60, 10)), run_at_startup=True),
         cron(sweep_thresholds, second={30}, run_at_startup=True, keep_result=0),
         cron(feedback_deadlines, minute=set(range(2, 60, 5)), second={15}, run_at_startup=True, keep_result=0),
+        # 19:40 UTC is 02:40 in Vietnam: after the day's late events, before anyone reads.
+        cron(scorecard_recheck, hour={19}, minute={40}, run_at_startup=False, keep_result=0),
+        # 01:05 UTC is 08:05 in Vietnam, the start of the working day.
+        cron(scorecard_digests, hour={1}, minute={5}, run_at_startup=False, keep_result=0),
     ]
     on_startup = startup
     on_shutdown = shutdown

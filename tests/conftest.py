@@ -33,8 +33,9 @@ from backend.seed.demo import seed_demo_accounts
 from backend.seed.reference import load_reference
 from backend.settings import Settings
 
-# A local FCM for the real firebase-admin SDK: fixtures fcm_server and fcm_settings.
-pytest_plugins = ["tests.fcm_server"]
+# A local FCM for the real firebase-admin SDK: fixtures fcm_server and fcm_settings;
+# `commune-pulse serve` as a process: fixture served.
+pytest_plugins = ["tests.fcm_server", "tests.served"]
 
 RUN_ID = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
 JWT_SECRET = "test-secret-" + "x" * 40

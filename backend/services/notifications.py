@@ -73,6 +73,8 @@ class Notification(msgspec.Struct, frozen=True, kw_only=True):
     citizen_id: uuid.UUID | None = None
     alert_id: int | None = None
     feedback_id: int | None = None
+    """Only for pushes to the Front and citizens: an authority's push names its forward."""
+    forward_id: int | None = None
     critical: bool = False
     """Critical pushes ignore quiet hours and go with high priority."""
 
@@ -93,13 +95,13 @@ def _check(notification: Notification) -> None:
 
 QUEUE_SQL = """
 insert into notification_outbox (dedupe_key, user_id, citizen_id, kind, alert_id, feedback_id,
-                                 title_vi, body_vi, title_en, body_en, data, critical)
+                                 title_vi, body_vi, title_en, body_en, data, critical, forward_id)
 select n.dedupe_key, n.user_id, n.citizen_id, n.kind, n.alert_id, n.feedback_id,
-       n.title_vi, n.body_vi, n.title_en, n.body_en, n.data::jsonb, n.critical
+       n.title_vi, n.body_vi, n.title_en, n.body_en, n.data::jsonb, n.critical, n.forward_id
 from unnest($1::text[], $2::bigint[], $3::uuid[], $4::text[], $5::bigint[], $6::bigint[],
-            $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::boolean[])
+            $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::boolean[], $13::bigint[])
      with ordinality as n(dedupe_key, user_id, citizen_id, kind, alert_id, feedback_id,
-                          title_vi, body_vi, title_en, body_en, data, critical, position)
+                          title_vi, body_vi, title_en, body_en, data, critical, forward_id, position)
 order by n.position
 on conflict (dedupe_key) do nothing
 returning id
@@ -114,7 +116,7 @@ async def queue_notifications(conn: Any, notifications: Sequence[Notification]) 
         return []
     for notification in notifications:
         _check(notification)
-    columns: list[list[Any]] = [[] for _ in range(12)]
+    columns: list[list[Any]] = [[] for _ in range(13)]
     for n in notifications:
         values = (
             n.dedupe_key,
@@ -129,6 +131,7 @@ async def queue_notifications(conn: Any, notifications: Sequence[Notification]) 
             n.body_en,
             msgspec.json.encode(n.data).decode(),
             n.critical,
+            n.forward_id,
         )
         for column, value in zip(columns, values, strict=True):
             column.append(value)
@@ -184,6 +187,7 @@ class _Row(msgspec.Struct, frozen=True, kw_only=True):
     kind: str
     alert_id: int | None
     feedback_id: int | None
+    forward_id: int | None
     title_vi: str
     body_vi: str
     title_en: str
@@ -224,7 +228,7 @@ update notification_outbox o
 set next_attempt_at = $1 + make_interval(secs => $4), lease_holder = $5, lease_token = $6
 from due
 where o.id = due.id
-returning o.id, o.kind, o.alert_id, o.feedback_id, o.title_vi, o.body_vi, o.title_en, o.body_en,
+returning o.id, o.kind, o.alert_id, o.feedback_id, o.forward_id, o.title_vi, o.body_vi, o.title_en, o.body_en,
           o.data, o.critical, o.attempts
 """
 
@@ -314,10 +318,16 @@ def push_message(row: _Row, target: _Target) -> PushMessage:
     data.update(notification_id=str(row.id), kind=row.kind)
     if row.alert_id is not None:
         data["alert_id"] = str(row.alert_id)
-    if row.feedback_id is not None:
+    if row.forward_id is not None:
+        # An authority's push: the forward only, never the item behind it.
+        data.pop("feedback_id", None)
+        data["forward_id"] = str(row.forward_id)
+    elif row.feedback_id is not None:
         data["feedback_id"] = str(row.feedback_id)
     if row.alert_id is not None:
         collapse_id = f"alert-{row.alert_id}"  # the alert's latest state replaces earlier ones
+    elif row.forward_id is not None:
+        collapse_id = f"forward-{row.forward_id}"
     elif row.feedback_id is not None:
         collapse_id = f"feedback-{row.feedback_id}"
     else:
