@@ -78,10 +78,13 @@ def create_app(settings: Settings) -> Litestar:
         app.state.settings = settings
         app.state.jwt_secret = jwt_secret(settings)
         app.state.tokens = VerifiedTokens(app.state.jwt_secret)
-        app.state.pool = await create_pool(settings)
+        # Statements of requests are bounded so a stalled database answers 503, not a hang.
+        app.state.pool = await create_pool(settings, command_timeout=settings.db_command_timeout)
         app.state.redis = redis_client(settings)
         # Ratings are written in groups on connections of their own (see backend.group_commit).
-        app.state.write_pool = await create_pool(settings, max_size=RATING_DRAINERS + 1, generic_plans=True)
+        app.state.write_pool = await create_pool(
+            settings, max_size=RATING_DRAINERS + 1, generic_plans=True, command_timeout=settings.db_command_timeout
+        )
         app.state.evaluations = EvaluationScheduler(app.state.redis, settings.redis_key_prefix)
         app.state.rating_writer = rating_writer(
             app.state.write_pool,
@@ -89,6 +92,7 @@ def create_app(settings: Settings) -> Litestar:
             settings.rating_window,
             drainers=RATING_DRAINERS,
             on_stored=app.state.evaluations.mark,
+            acquire_timeout=settings.db_acquire_timeout,
         )
         try:
             async with app.state.pool.acquire() as conn:

@@ -80,6 +80,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cors_origins: tuple[str, ...] = ()
     log_level: str = "INFO"
     db_pool_size: int = 10
+    db_acquire_timeout: float = 2.0
+    """Seconds an API request waits for a pooled PostgreSQL connection (or a new one) before 503."""
+    db_command_timeout: float = 5.0
+    """Seconds one API statement may take before it is cancelled and the request answered 503."""
     redis_key_prefix: str = "cp"
     """Namespace of our Redis keys and the arq queue, so servers can be shared (arq's per-job
     keys are `arq:job:<id>` and the like: unique ids, fixed prefix)."""
@@ -186,6 +190,15 @@ def _int_between(low: int, high: int) -> Callable[[str], int]:
         if not re.fullmatch(r"[0-9]+", raw) or not low <= int(raw) <= high:
             raise ValueError(f"expected a whole number from {low} to {high}")
         return int(raw)
+
+    return parse
+
+
+def _seconds_between(low: float, high: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", raw) or not low <= float(raw) <= high:
+            raise ValueError(f"expected seconds from {low:g} to {high:g}, such as 2 or 0.5")
+        return float(raw)
 
     return parse
 
@@ -371,6 +384,23 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CORS_ORIGINS", "cors_origins", _origins, "", "Comma-separated origins allowed by CORS."),
     Variable("LOG_LEVEL", "log_level", _choice(*LOG_LEVELS, upper=True), "INFO", "DEBUG, INFO, WARNING or ERROR."),
     Variable("DB_POOL_SIZE", "db_pool_size", _int_between(1, 200), "10", "PostgreSQL connections per process."),
+    Variable(
+        "DB_ACQUIRE_TIMEOUT",
+        "db_acquire_timeout",
+        _seconds_between(0.1, 600),
+        "2",
+        "Seconds an API request waits for a PostgreSQL connection (pooled or new) before it is answered 503 "
+        "`database_unavailable`.",
+    ),
+    Variable(
+        "DB_COMMAND_TIMEOUT",
+        "db_command_timeout",
+        _seconds_between(0.1, 3600),
+        "5",
+        "Seconds one statement of an API request may run before it is cancelled and the request answered 503 "
+        "`database_unavailable`; a request on a stalled database gets its 503 within about "
+        "`DB_ACQUIRE_TIMEOUT` + `DB_COMMAND_TIMEOUT`. The worker keeps 30 s for its batch jobs.",
+    ),
     Variable(
         "REDIS_KEY_PREFIX",
         "redis_key_prefix",
