@@ -199,6 +199,7 @@ ACTION_BODIES: dict[str, tuple[str, dict[str, Any] | None]] = {
     "merge": ("merge", {"into_id": 0}),
     "reject": ("reject", {"grounds": "spam", "reason": "Quảng cáo"}),
     "moderate": ("moderate", {"body": "Nội dung đã biên tập", "reason": "Bỏ lời lẽ xúc phạm"}),
+    "review": ("review", None),
     "forward": ("forward", None),
     "accept": ("accept", None),
     "send_back": ("send-back", {"reason": "Chưa đủ"}),

@@ -170,6 +170,7 @@ async def test_a_report_of_wrongdoing_moves_no_figure_the_official_concerned_or_
     # Forwarded: to the chair (the official's head), who reads the forward and nothing else.
     front = await headers_for("front.badinh")
     await act(client, front, item, "triage", {"priority": "high"})
+    await act(client, front, item, "review")
     forwarded = await act(client, front, item, "forward")
     forward = forwarded["forwards"][-1]
     assert forward["recipient"] == "commune_committee"
@@ -217,6 +218,7 @@ async def test_a_report_of_wrongdoing_moves_no_figure_the_official_concerned_or_
     assert "feedback_id" not in reminder["data"] and reminder["data"]["link"].endswith(
         f"assigned-feedback/{forward['id']}"
     )
+    await evaluate(db)  # the national rule watches overdue feedback: still nothing for the chair
     overdue = await _snapshot(client, headers_for, figures)
     for name in RESTRICTED:
         assert overdue[name] == before[name], name
