@@ -232,7 +232,7 @@ class WorkerRunner:
             with contextlib.suppress(Exception):
                 await redis.delete(worker.health_check_key)
             with contextlib.suppress(Exception):
-                await redis.close(close_connection_pool=True)
+                await redis.aclose(close_connection_pool=True)
             worker._pool = None
 
 
