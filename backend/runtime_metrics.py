@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Final
 
 from prometheus_client import Gauge
 
@@ -17,6 +17,9 @@ from backend.heartbeat import worker_status
 log = logging.getLogger(__name__)
 
 SCRAPE_TIMEOUT_SECONDS = 2.0
+# With API_WORKERS > 1 and PROMETHEUS_MULTIPROC_DIR set, whichever process was scraped last
+# read the database last: its values stand for all.
+MOST_RECENT: Final = "mostrecent"
 
 OUTBOX_SQL = """
 select count(*) as pending,
@@ -28,28 +31,43 @@ from notification_outbox
 where status = 'pending'
 """
 
-OUTBOX_PENDING = Gauge("commune_pulse_outbox_pending", "Pushes not yet delivered (outbox rows pending).")
+OUTBOX_PENDING = Gauge(
+    "commune_pulse_outbox_pending", "Pushes not yet delivered (outbox rows pending).", multiprocess_mode=MOST_RECENT
+)
 OUTBOX_DUE = Gauge(
-    "commune_pulse_outbox_due", "Pending pushes that are due and held by no worker (a backlog means no worker)."
+    "commune_pulse_outbox_due",
+    "Pending pushes that are due and held by no worker (a backlog means no worker).",
+    multiprocess_mode=MOST_RECENT,
 )
 OUTBOX_OLDEST_AGE = Gauge(
     "commune_pulse_outbox_oldest_pending_age_seconds",
     "Age of the oldest undelivered push (quiet hours and retries hold some back on purpose); 0 when none.",
+    multiprocess_mode=MOST_RECENT,
 )
 OUTBOX_OLDEST_DUE_WAIT = Gauge(
     "commune_pulse_outbox_oldest_due_wait_seconds",
     "How long the longest-waiting due push has been due without a worker taking it; 0 when none.",
+    multiprocess_mode=MOST_RECENT,
 )
-WORKERS_LIVE = Gauge("commune_pulse_workers_live", "Workers whose heartbeat is fresher than WORKER_STALE_AFTER.")
+WORKERS_LIVE = Gauge(
+    "commune_pulse_workers_live",
+    "Workers whose heartbeat is fresher than WORKER_STALE_AFTER.",
+    multiprocess_mode=MOST_RECENT,
+)
 LAST_HEARTBEAT = Gauge(
-    "commune_pulse_worker_last_heartbeat_timestamp_seconds", "Unix time of the latest worker heartbeat; 0 if never."
+    "commune_pulse_worker_last_heartbeat_timestamp_seconds",
+    "Unix time of the latest worker heartbeat; 0 if never.",
+    multiprocess_mode=MOST_RECENT,
 )
 LAST_SWEEP = Gauge(
     "commune_pulse_worker_last_sweep_timestamp_seconds",
     "Unix time the minute threshold sweep last finished; 0 if never.",
+    multiprocess_mode=MOST_RECENT,
 )
 LAST_RELAY = Gauge(
-    "commune_pulse_worker_last_relay_timestamp_seconds", "Unix time the outbox relay last finished; 0 if never."
+    "commune_pulse_worker_last_relay_timestamp_seconds",
+    "Unix time the outbox relay last finished; 0 if never.",
+    multiprocess_mode=MOST_RECENT,
 )
 
 ALL = (

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import msgspec
 from arq import cron, func
-from arq.connections import RedisSettings
+from arq.connections import ArqRedis, RedisSettings
 from arq.worker import Worker
 
 from backend.db import create_pool
@@ -191,10 +191,16 @@ class WorkerSettings:
 
 
 def create_worker(
-    settings: Settings, *, handle_signals: bool = True, burst: bool = False, ctx: dict[str, Any] | None = None
+    settings: Settings,
+    *,
+    handle_signals: bool = True,
+    burst: bool = False,
+    ctx: dict[str, Any] | None = None,
+    redis: ArqRedis | None = None,
 ) -> Worker:
-    """One arq Worker. It ends on the first Redis connection error (arq's own retries are
-    off: backend.worker_runner reconnects, with backoff, for as long as it takes)."""
+    """One arq Worker, on `redis` if given. It ends on the first Redis connection error
+    (arq's own retries are off: backend.worker_runner reconnects, with backoff, for as long
+    as it takes)."""
     assert settings.redis_url, "servers must be resolved before the worker starts"
     redis_settings = dataclasses.replace(RedisSettings.from_dsn(settings.redis_url), conn_retries=0, conn_timeout=2)
     return Worker(
@@ -205,6 +211,7 @@ def create_worker(
         on_startup=WorkerSettings.on_startup,
         on_shutdown=WorkerSettings.on_shutdown,
         redis_settings=redis_settings,
+        redis_pool=redis,
         queue_name=settings.queue_name,
         health_check_key=f"{settings.queue_name}:health-check",
         ctx={"settings": settings, **(ctx or {})},

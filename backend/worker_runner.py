@@ -21,7 +21,9 @@ from collections.abc import Callable
 from typing import Any
 
 import asyncpg
+from arq.connections import ArqRedis
 from arq.worker import Worker
+from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
 
 from backend.db import create_pool
@@ -42,6 +44,8 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.InterfaceError,
     asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up
 )
+# arq's commands never block on the server (it polls), so none should take this long.
+REDIS_TIMEOUT_SECONDS = 5.0
 RECONNECT_BASE_SECONDS = 0.5
 RECONNECT_CAP_SECONDS = 5.0
 # A worker that ran this long before losing its connection starts the backoff afresh.
@@ -87,6 +91,8 @@ class WorkerRunner:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         pool = await self._connect_postgres()
+        if pool is None:
+            return  # stopped before PostgreSQL ever answered
         push = None
         beating = None
         active: Worker | None = None
@@ -108,9 +114,12 @@ class WorkerRunner:
             failures = 0
             while not self._stopping.is_set():
                 started = loop.time()
-                active = create_worker(self.settings, handle_signals=False, burst=self.burst, ctx=dict(ctx))
-                self._worker = active
                 try:
+                    redis = await self._connect_redis()
+                    active = create_worker(
+                        self.settings, handle_signals=False, burst=self.burst, ctx=dict(ctx), redis=redis
+                    )
+                    self._worker = active
                     await active.async_run()
                     if self.burst:
                         return
@@ -132,8 +141,9 @@ class WorkerRunner:
                     with contextlib.suppress(*CONNECTION_ERRORS, asyncpg.PostgresError):
                         await heartbeat.beat()  # say so now, not at the next beat
                     self._worker = None
-                    await self._discard(active)
-                    active = None
+                    if active is not None:
+                        await self._discard(active)
+                        active = None
                     await self._wait_degraded(ctx, delay)
         finally:
             self._worker = None
@@ -149,7 +159,26 @@ class WorkerRunner:
                 await push.close()
             await pool.close()
 
-    async def _connect_postgres(self) -> asyncpg.Pool:
+    async def _connect_redis(self) -> ArqRedis:
+        """A client for one arq Worker, once Redis answers. Every command has a timeout, so a
+        Redis that hangs (frozen, a dead link that sends no reset) counts as lost too."""
+        assert self.settings.redis_url, "servers must be resolved before the worker starts"
+        pool = ConnectionPool.from_url(
+            self.settings.redis_url,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        )
+        redis = ArqRedis(pool, default_queue_name=self.settings.queue_name)
+        try:
+            await redis.ping()
+        except BaseException:
+            await redis.aclose()
+            await pool.disconnect()
+            raise
+        return redis
+
+    async def _connect_postgres(self) -> asyncpg.Pool | None:
+        """The pool, once PostgreSQL answers (it may be starting too); None if stopped first."""
         failures = 0
         while True:
             try:
@@ -162,7 +191,7 @@ class WorkerRunner:
                     extra={"error": repr(exc), "attempt": failures, "retry_in": round(delay, 2)},
                 )
                 if await self._stopped_within(delay):
-                    raise
+                    return None
 
     async def _stopped_within(self, seconds: float) -> bool:
         with contextlib.suppress(TimeoutError):
@@ -203,7 +232,7 @@ class WorkerRunner:
             with contextlib.suppress(Exception):
                 await redis.delete(worker.health_check_key)
             with contextlib.suppress(Exception):
-                await redis.close(close_connection_pool=True)
+                await redis.aclose(close_connection_pool=True)
             worker._pool = None
 
 

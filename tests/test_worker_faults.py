@@ -82,8 +82,18 @@ class RedisProcess:
             client.close()
         raise AssertionError("redis-server did not start")
 
+    def freeze(self) -> None:
+        """SIGSTOP: connections still open, nothing answers (a hung server, a dead link)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
             self.process.kill()
             self.process.wait(timeout=10)
         self.process = None
@@ -238,8 +248,18 @@ async def test_the_worker_rides_out_redis_down_at_start_and_stopped_midway(
         await close_arq(redis)
     await push_through_redis(db, settings, own_redis.url, alert, chair, "outage:after-restart")
     await wait_for(lambda: pushed(fcm_server, fid, 3), 10, "push after Redis restarted", worker)
-    assert len(fcm_server.sent_to(fid)) == 3  # each push once
-    assert await db.fetchval("select count(*) from notification_outbox where status = 'delivered'") == 3
+
+    # Redis hangs (answers nothing, resets nothing): the worker's commands time out, and it
+    # reconnects once Redis answers again.
+    own_redis.freeze()
+    await wait_for(redis_connected(db, False), 20, "worker noticed Redis hangs", worker)
+    own_redis.thaw()
+    await wait_for(redis_connected(db, True), 20, "worker reconnected after the hang", worker)
+    await push_through_redis(db, settings, own_redis.url, alert, chair, "outage:after-hang")
+    await wait_for(lambda: pushed(fcm_server, fid, 4), 10, "push after the hang", worker)
+    assert worker.alive(), worker.log()
+    assert len(fcm_server.sent_to(fid)) == 4  # each push once
+    assert await db.fetchval("select count(*) from notification_outbox where status = 'delivered'") == 4
     assert early is not None
 
     # SIGTERM: a clean stop, and a stopped worker is not a stale one.

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from backend.app import create_app
 from backend.db import create_pool
 from backend.heartbeat import Heartbeat, WorkerStatus, process_gone
 from backend.push import LogPush
-from backend.services.notifications import deliver_due, queue_notifications
+from backend.services.notifications import LEASE_SECONDS, deliver_due, queue_notifications
 from backend.settings import Settings
 from backend.worker_runner import RECONNECT_CAP_SECONDS, keep_running, reconnect_delay
 from tests.fcm_server import FakeFcm
@@ -179,6 +179,71 @@ async def test_a_dead_workers_pushes_are_released_by_the_next_worker_on_its_host
     # The other host's worker is not judged from here; the dead one's row is gone.
     hosts = await db.fetch("select host from worker_heartbeats")
     assert [h["host"] for h in hosts] == ["elsewhere|boot|1"]
+
+
+async def test_a_row_held_by_a_worker_nobody_can_judge_is_due_again_after_the_lease(
+    pool: asyncpg.Pool, db: asyncpg.Connection
+) -> None:
+    alert, chair = await make_alert(db), await user_id(db)
+    device = await add_device(db, chair, quiet=NO_QUIET_HOURS)
+    (row,) = await queue_notifications(db, [alert_push(alert, chair)])
+    # Claimed by a worker on another host, which then went silent before sending anything.
+    claimed_at = datetime.now(UTC)
+    await db.execute(
+        "update notification_outbox set lease_holder = $1, lease_token = $2, "
+        "next_attempt_at = $3::timestamptz + make_interval(secs => $4) where id = $5",
+        uuid.uuid4(),
+        uuid.uuid4(),
+        claimed_at,
+        float(LEASE_SECONDS),
+        row,
+    )
+    log_push = LogPush()
+    assert (await deliver_due(pool, log_push, now=claimed_at + timedelta(seconds=LEASE_SECONDS - 1))).rows == 0
+    report = await deliver_due(pool, log_push, now=claimed_at + timedelta(seconds=LEASE_SECONDS))
+    assert (report.rows, report.sent, report.finished) == (1, 1, 1)
+    assert [m.device_id for m in log_push.sent] == [device]
+    finished = await db.fetchrow("select status, lease_holder, lease_token from notification_outbox where id = $1", row)
+    assert tuple(finished) == ("delivered", None, None)
+
+
+async def test_a_round_that_stalls_past_its_lease_repeats_sends_but_never_finishes_anothers_row(
+    fcm_settings: Settings,
+    pool: asyncpg.Pool,
+    db: asyncpg.Connection,
+    fcm_server: FakeFcm,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The residual window the README names: a worker frozen past its lease (renewal off
+    here) loses the row to another; the devices it had not recorded get the push twice,
+    and each device's answers are all kept, but only the round holding the row finishes it."""
+    import backend.services.notifications as notifications
+    from backend.push import create_push_provider
+
+    monkeypatch.setattr(notifications, "LEASE_SECONDS", 0.5)
+    monkeypatch.setattr(notifications, "LEASE_RENEW_SECONDS", 3600)
+    alert, chair = await make_alert(db), await user_id(db)
+    devices = [await add_device(db, chair, quiet=NO_QUIET_HOURS) for _ in range(3)]
+    (row,) = await queue_notifications(db, [alert_push(alert, chair)])
+    fcm_server.delay = 1.0
+    provider = create_push_provider(fcm_settings)
+    rival = LogPush()
+    try:
+        stalled = asyncio.create_task(deliver_due(pool, provider))
+        await asyncio.sleep(0.7)  # past the lease, the send still in flight
+        taken = await deliver_due(pool, rival)
+        assert (taken.rows, taken.sent, taken.finished) == (1, 3, 1)
+        late = await stalled
+    finally:
+        await provider.close()
+    assert (late.rows, late.sent, late.finished) == (1, 3, 0)  # sent, recorded, not finished
+    outcomes = await db.fetch(
+        "select device_id, outcome from notification_deliveries where outbox_id = $1 order by device_id, outcome", row
+    )
+    assert [(r["device_id"], r["outcome"]) for r in outcomes] == [
+        (device, outcome) for device in devices for outcome in ("logged", "sent")
+    ]
+    assert await db.fetchval("select status from notification_outbox where id = $1", row) == "delivered"
 
 
 async def test_a_lease_is_renewed_while_a_slow_fan_out_works(

@@ -7,6 +7,10 @@ when an enqueue was lost or a retry falls due) claims due rows, sends to each re
 live devices in their language and records every attempt. A transition's dedupe_key is
 unique, so it is never pushed twice; a row stays pending until every device has an answer,
 so a push is not lost while Redis or FCM is down.
+
+Crash safety: answers are committed per chunk of SEND_CHUNK sends, as FCM gives them, under
+a short lease renewed while the round works; a worker killed mid fan-out leaves at most the
+chunk in flight to be sent again, and the rest to the next worker within seconds.
 """
 
 from __future__ import annotations
