@@ -18,15 +18,17 @@ from typing import Any, Generic, TypeVar
 
 import asyncpg
 
-from backend.errors import AppError
+from backend.db import pooled, transaction
+from backend.db_faults import is_database_fault
+from backend.errors import database_unavailable
 
 log = logging.getLogger(__name__)
 
 I = TypeVar("I")  # noqa: E741 - item
 O = TypeVar("O")  # noqa: E741 - outcome
 
-# The database or the network is down: the caller may retry (its Idempotency-Key makes that safe).
-UNAVAILABLE = (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+# Seconds a batch waits for a connection when none is given (tests); the app passes its setting.
+DEFAULT_ACQUIRE_TIMEOUT = 2.0
 
 
 class GroupWriter(Generic[I, O]):
@@ -38,8 +40,10 @@ class GroupWriter(Generic[I, O]):
         max_batch: int = 200,
         drainers: int = 2,
         transaction: bool = True,
+        acquire_timeout: float = DEFAULT_ACQUIRE_TIMEOUT,
     ) -> None:
         self._pool = pool
+        self._acquire_timeout = acquire_timeout
         self._write = write
         self._max_batch = max_batch
         self._drainers = drainers
@@ -78,17 +82,21 @@ class GroupWriter(Generic[I, O]):
 
     async def _flush(self, batch: list[tuple[I, asyncio.Future[O]]]) -> None:
         try:
-            async with self._pool.acquire() as conn:
+            async with pooled(self._pool, self._acquire_timeout) as conn:
                 items = [item for item, _ in batch]
                 if self._transaction:
-                    async with conn.transaction():
+                    async with transaction(conn):
                         outcomes = await self._write(conn, items)
                 else:
                     outcomes = await self._write(conn, items)
-        except UNAVAILABLE as exc:
-            log.warning("group write failed: database unavailable", exc_info=exc)
-            self._fail(batch, AppError("service_unavailable"))
         except Exception as exc:
+            if is_database_fault(exc):
+                # Down, restarting or stalled: whether the last statement committed is unknown,
+                # so no caller is told "stored". Each retries with its Idempotency-Key, which
+                # finds the row if it was stored and stores it otherwise.
+                log.warning("group write failed: database unavailable: %s: %s", type(exc).__name__, exc)
+                self._fail(batch, database_unavailable())
+                return
             if len(batch) > 1:
                 # Something the write function did not foresee: isolate the item at fault so
                 # that the others are still stored.

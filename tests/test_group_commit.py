@@ -57,5 +57,6 @@ async def test_an_unreachable_database_is_503(settings: Settings, unused_tcp_por
     writer: GroupWriter[int, int] = GroupWriter(pool, insert_all)
     with pytest.raises(AppError) as caught:
         await writer.submit([1])
-    assert caught.value.code == "service_unavailable"
+    assert caught.value.code == "database_unavailable"
+    assert caught.value.status == 503 and caught.value.headers["retry-after"].isdigit()
     await pool.close()

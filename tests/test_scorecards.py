@@ -16,8 +16,9 @@ A6       Mon 28 Sep    Fri 2 Oct    Thu 1 Oct     P         on time   3 → cred
 Ratings: A2 → 2 (H); A3 → 5 (rating linked to H, but A3's handler P is credited); an
 unverified 1 (ignored); A1 → 1 held in quarantine (ignored); A6 → 4 released (P).
 Feedback forwarded: F1 complaint to H answered on time; F2 report of wrongdoing about H that
-reached H (never counts, never shown); F3 suggestion to H open past its deadline (late); F4
-report about H forwarded to the chair, answered on time.
+reached H and F4 report about H forwarded to the chair, answered on time (reports of
+wrongdoing count in no scorecard and are never shown: issue 10, point 5); F3 suggestion to H
+open past its deadline (late).
 
 P: progress 100 (3 on time), processing 100·(0+1+0)/3 = 33.33, satisfaction 2/2 = 100,
    feedback not applicable → composite (40·100 + 10·33.33 + 30·100)/80 = 91.67, excellent.
@@ -238,8 +239,8 @@ async def test_figures_credit_whoever_handled_each_dossier(
     assert codes[0] == "00004" and set(codes) == {"00004", "00070", "00577"}
     commune = (await client.get(f"/v1/scorecards/{page['items'][0]['id']}", headers=chair)).json()["figures"]
     assert commune["progress"]["score"] == 90.0 and commune["dossiers_received"] == 4  # A1–A4 (A6 in September)
-    # The report of wrongdoing that reached H counts nowhere; F1, F3 and F4 do.
-    assert (commune["feedback_answered_on_time"], commune["feedback_late"]) == (2, 1)
+    # Reports of wrongdoing (F2, F4) count nowhere, not even for the chair who answered F4; F1 and F3 do.
+    assert (commune["feedback_answered_on_time"], commune["feedback_late"]) == (1, 1)
     assert commune["online"]["status"] == "not_applicable"  # the one-stop shop did not report channels
 
 
@@ -304,11 +305,12 @@ async def test_evidence_never_names_who_rated_or_reported(
         set(i) <= {"forward_id", "category", "forwarded_at", "deadline", "answered_at", "outcome"} for i in feedback
     )
 
-    # The chair sees the commune's reports of wrongdoing about H; nothing in any answer names a citizen.
+    # No report of wrongdoing in the chair's evidence either; nothing in any answer names a citizen.
     chair = await headers_for("chair.badinh")
     commune_id = (await officials_page(client, chair, kind="commune", commune="00004"))["items"][0]["id"]
     commune_feedback = (await client.get(f"/v1/scorecards/{commune_id}/evidence/feedback", headers=chair)).text
-    assert commune_feedback.count("wrongdoing_report") == 1  # F4; F2 (reached H) is in no figure
+    assert commune_feedback.count("wrongdoing_report") == 0  # F2 and F4 are in no figure
+    assert commune_feedback.count("complaint") == 1
     for text in (str(late), str(ratings), str(feedback), commune_feedback):
         assert "Trần Thị B" not in text and "Nguyễn Văn A" not in text and "citizen" not in text
 

@@ -41,7 +41,7 @@ class ForwardReviewController(Controller):
         db: DB,
         staff: Staff,
         feedback_id: IdPath,
-        if_match: IfMatch = None,
+        if_match: IfMatch,
         data: JSONBody[ReviewRequest | None] = None,
     ) -> FrontFeedback:
         return await service.review(db, staff, feedback_id, workflow.parse_if_match(if_match), data or ReviewRequest())

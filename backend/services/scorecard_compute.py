@@ -14,8 +14,9 @@ Crediting, rotation-safe:
   assignment when it was completed (for a product still open past its due time: at the due time);
 * a rating: the dossier's handling official, else the official accountable when the service
   was used (ratings.official_id);
-* a forwarded feedback item: the official it was forwarded to. A report of wrongdoing about
-  that very official never counts for or against them.
+* a forwarded feedback item: the official it was forwarded to. A report of wrongdoing
+  (feedback.protected) counts in no scorecard: the chair and the officials read them, and no
+  figure they read may move with such a report (issue 10, point 5).
 """
 
 from __future__ import annotations
@@ -154,8 +155,7 @@ cross join lateral (select coalesce(fw.extended_due_at, fw.due_at) as deadline) 
 join communes c on c.code = fw.commune_code
 join feedback f on f.id = fw.feedback_id
 where c.province_code = any($1::text[]) and dl.deadline >= $2 and dl.deadline < $3
-  and fw.status <> 'withdrawn'
-  and not (f.protected and fw.official_id is not null and f.official_id is not distinct from fw.official_id)
+  and fw.status <> 'withdrawn' and not f.protected
 group by 1, 2
 """
 

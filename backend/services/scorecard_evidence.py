@@ -123,7 +123,8 @@ async def rating_counts(
     return RatingEvidence(total=sum(sum(i.counts) for i in items), by_procedure=items)
 
 
-# $1 commune, $2 official or null, $3 start, $4 end, $5 now, $6 reader's user id.
+# $1 commune, $2 official or null, $3 start, $4 end, $5 now. Reports of wrongdoing are never
+# evidence (issue 10, point 5: no figure the chair or an official reads moves with one).
 FEEDBACK_SQL = """
 select fw.id, fw.category, fw.created_at, dl.deadline, fw.answered_at,
        case when fw.status = 'answered' and fw.answered_at <= dl.deadline then 'on_time'
@@ -135,13 +136,10 @@ cross join lateral (select coalesce(fw.extended_due_at, fw.due_at) as deadline) 
 join feedback f on f.id = fw.feedback_id
 where fw.commune_code = $1 and dl.deadline >= $3 and dl.deadline < $4 and fw.status <> 'withdrawn'
   and ($2::bigint is null or fw.official_id = $2)
-  and not (f.protected and f.official_id is not null
-           and (f.official_id is not distinct from $2
-                or f.official_id is not distinct from fw.official_id
-                or f.official_id in (select o.id from officials o where o.user_id = $6)))
-  and ($7::timestamptz is null or (dl.deadline, fw.id) > ($7, $8::bigint))
+  and not f.protected
+  and ($6::timestamptz is null or (dl.deadline, fw.id) > ($6, $7::bigint))
 order by dl.deadline, fw.id
-limit $9
+limit $8
 """
 
 
@@ -158,7 +156,6 @@ async def feedback_items(
         period.start_utc,
         period.end_utc,
         datetime.now(UTC),
-        staff.user_id,
         key[0] if key else None,
         key[1] if key else None,
         limit + 1,
