@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
 from arq.connections import ArqRedis
-from litestar import Litestar
+from litestar import Litestar, Response, get
 from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Server
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from redis.asyncio import ConnectionPool
 
-from backend import migrations
+from backend import migrations, runtime_metrics
 from backend.api import CONTROLLERS
 from backend.api.contract import ContractOpenAPIConfig
 from backend.api.options import AllowMiddleware
@@ -48,6 +51,16 @@ def api_version() -> str:
 class MetricsController(PrometheusController):
     path = "/metrics"
     include_in_schema = False
+
+    @get()
+    async def get(self, state: State) -> Response:
+        """Litestar's request metrics, plus the background gauges read afresh (runtime_metrics)."""
+        await runtime_metrics.refresh(state.pool, state.settings.worker_stale_after)
+        registry = REGISTRY
+        if "PROMETHEUS_MULTIPROC_DIR" in os.environ or "prometheus_multiproc_dir" in os.environ:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+        return Response(generate_latest(registry), status_code=200, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 def redis_client(settings: Settings) -> ArqRedis:

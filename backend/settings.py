@@ -133,6 +133,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Local days after a period ends when its scorecards are frozen as a record."""
     scorecard_refresh: int = 300
     """Seconds an open period's computed scorecards are served before a read recomputes them."""
+    worker_stale_after: int = 30
+    """Seconds after its last heartbeat a worker counts as dead or stuck (it beats every 5 s)."""
+    ready_requires_worker: bool = False
+    """Whether /health/ready answers 503 while no worker is live (else 200, body says so)."""
 
     @property
     def data_path(self) -> Path:
@@ -227,6 +231,13 @@ def _choice(*choices: str, upper: bool = False) -> Callable[[str], str]:
         return value
 
     return parse
+
+
+def _flag(raw: str) -> bool:
+    value = raw.lower()
+    if value not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError("expected true or false")
+    return value in ("true", "1", "yes")
 
 
 def _secret(raw: str) -> str:
@@ -548,6 +559,23 @@ VARIABLES: tuple[Variable, ...] = (
         parse_duration,
         "5m",
         "How long computed scorecards of an open period are served before a read recomputes them.",
+    ),
+    Variable(
+        "WORKER_STALE_AFTER",
+        "worker_stale_after",
+        parse_duration,
+        "30s",
+        "How long after its last heartbeat (workers beat every 5 s) a worker counts as dead or stuck in "
+        "`/health/ready` and `/metrics`.",
+    ),
+    Variable(
+        "READY_REQUIRES_WORKER",
+        "ready_requires_worker",
+        _flag,
+        "false",
+        "`true`: `/health/ready` answers 503 while no worker is live. `false`: it stays 200 for the API and "
+        "its body says `worker: stale` (or `missing`), so a dead worker never takes the API out of a load "
+        "balancer; alert on the body or on `/metrics` instead.",
     ),
 )
 

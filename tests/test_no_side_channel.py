@@ -218,6 +218,7 @@ async def test_a_report_of_wrongdoing_moves_no_figure_the_official_concerned_or_
     assert "feedback_id" not in reminder["data"] and reminder["data"]["link"].endswith(
         f"assigned-feedback/{forward['id']}"
     )
+    await evaluate(db)  # the national rule watches overdue feedback: still nothing for the chair
     overdue = await _snapshot(client, headers_for, figures)
     for name in RESTRICTED:
         assert overdue[name] == before[name], name

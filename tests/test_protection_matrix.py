@@ -228,3 +228,30 @@ async def test_a_commune_front_supervisor_grants_within_its_commune_only(
     assert (
         await client.get("/v1/front/oversight/reveals", headers=await headers_for("admin.hanoi"))
     ).status_code == 403
+
+
+async def test_a_report_merged_into_an_ordinary_item_protects_it(
+    client: AsyncTestClient[Any], db: asyncpg.Connection, headers_for: TokenFor
+) -> None:
+    holder = await db.fetchval(
+        "select o.id from officials o join users u on u.id = o.user_id where u.username = 'official.badinh'"
+    )
+    original = await _report(client, db, category="complaint")
+    duplicate = await _report(client, db)
+    front = await headers_for("front.badinh")
+    await act(client, front, original, "triage", {"priority": "normal", "official_id": holder})
+    before = (await client.get(f"/v1/front/feedback/{original}/forward-preview", headers=front)).json()
+    assert before["review_required"] is False and "problem" not in before
+    await act(client, front, duplicate, "merge", {"into_id": original, "reason": "Cùng sự việc"})
+    merged = (await client.get(f"/v1/front/feedback/{original}", headers=front)).json()
+    assert merged["protected"] is True and merged["review_required"] is True
+    assert merged["events"][-1]["kind"] == "duplicate_merged" and merged["events"][-1]["data"]["protected"] is True
+    # Now routed and reviewed as a report of wrongdoing: never to the official it names.
+    assert (await act(client, front, original, "forward", expect=409))["code"] == "forward_not_reviewed"
+    await act(client, front, original, "review")
+    forwarded = await act(client, front, original, "forward")
+    assert forwarded["forwards"][-1]["recipient"] == "commune_committee"
+    assert (await client.get("/v1/assigned-feedback", headers=await headers_for("official.badinh"))).json()[
+        "items"
+    ] == []
+    assert (await client.post(f"/v1/front/feedback/{original}/reveal", json=REVEAL, headers=front)).status_code == 403
