@@ -168,3 +168,12 @@ def test_replays_csv_and_the_feedback_form_are_described() -> None:
     report = paths["/v1/front/reports/monthly"]["get"]["responses"]["200"]["content"]  # type: ignore[index]
     assert report["text/csv"]["schema"] == {"type": "string"}
     assert report["application/json"]["schema"] == {"$ref": "#/components/schemas/MonthlyReport"}
+
+
+def test_every_success_answer_describes_its_content() -> None:
+    """A generated client must know what it gets: no empty schema (a handler returning
+    `Response[A] | Response[B]` rendered as `{}` and the CSV report crashed clients)."""
+    for method, path, operation in _operations(openapi_document()):  # type: ignore[arg-type]
+        for status, response in operation["responses"].items():
+            for media_type, content in response.get("content", {}).items():
+                assert content.get("schema"), (method, path, status, media_type)
