@@ -112,10 +112,18 @@ class WorkerRunner:
                 "heartbeat": heartbeat,
             }
             failures = 0
+            lost_at: float | None = None  # when Redis was lost, and attempts since
+            tries = 0
             while not self._stopping.is_set():
                 started = loop.time()
                 try:
                     redis = await self._connect_redis()
+                    if lost_at is not None:
+                        log.info(
+                            "worker reaches Redis again",
+                            extra={"attempts": tries, "down_seconds": round(loop.time() - lost_at, 1)},
+                        )
+                        lost_at, tries = None, 0
                     active = create_worker(
                         self.settings, handle_signals=False, burst=self.burst, ctx=dict(ctx), redis=redis
                     )
@@ -133,7 +141,13 @@ class WorkerRunner:
                         failures = 0
                     delay = reconnect_delay(failures)
                     failures += 1
-                    log.warning(
+                    # Once when the connection goes, then about once a minute (not every try).
+                    level = logging.WARNING if lost_at is None or failures % 12 == 0 else logging.DEBUG
+                    if lost_at is None:
+                        lost_at = loop.time()
+                    tries += 1
+                    log.log(
+                        level,
                         "worker lost its connection; reconnecting",
                         extra={"error": repr(exc), "attempt": failures, "retry_in": round(delay, 2)},
                     )
