@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from backend.api.contract import integer_bounds, closed_structs
+from backend.api.contract import closed_structs, integer_bounds
 from backend.auth import STAFF_ROLES
 from backend.cli import openapi_document, render_openapi
 
