@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
 from arq.connections import ArqRedis
-from litestar import Litestar
+from litestar import Litestar, Response, get
 from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Server
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from redis.asyncio import ConnectionPool
 
-from backend import migrations
+from backend import migrations, runtime_metrics
 from backend.api import CONTROLLERS
 from backend.api.contract import ContractOpenAPIConfig
 from backend.api.options import AllowMiddleware
@@ -49,6 +52,16 @@ class MetricsController(PrometheusController):
     path = "/metrics"
     include_in_schema = False
 
+    @get()
+    async def get(self, state: State) -> Response:
+        """Litestar's request metrics, plus the background gauges read afresh (runtime_metrics)."""
+        await runtime_metrics.refresh(state.pool, state.settings.worker_stale_after)
+        registry = REGISTRY
+        if "PROMETHEUS_MULTIPROC_DIR" in os.environ or "prometheus_multiproc_dir" in os.environ:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+        return Response(generate_latest(registry), status_code=200, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
 
 def redis_client(settings: Settings) -> ArqRedis:
     """Lazy: the API starts (and keeps taking ratings) while Redis is down."""
@@ -65,10 +78,13 @@ def create_app(settings: Settings) -> Litestar:
         app.state.settings = settings
         app.state.jwt_secret = jwt_secret(settings)
         app.state.tokens = VerifiedTokens(app.state.jwt_secret)
-        app.state.pool = await create_pool(settings)
+        # Statements of requests are bounded so a stalled database answers 503, not a hang.
+        app.state.pool = await create_pool(settings, command_timeout=settings.db_command_timeout)
         app.state.redis = redis_client(settings)
         # Ratings are written in groups on connections of their own (see backend.group_commit).
-        app.state.write_pool = await create_pool(settings, max_size=RATING_DRAINERS + 1, generic_plans=True)
+        app.state.write_pool = await create_pool(
+            settings, max_size=RATING_DRAINERS + 1, generic_plans=True, command_timeout=settings.db_command_timeout
+        )
         app.state.evaluations = EvaluationScheduler(app.state.redis, settings.redis_key_prefix)
         app.state.rating_writer = rating_writer(
             app.state.write_pool,
@@ -76,6 +92,9 @@ def create_app(settings: Settings) -> Litestar:
             settings.rating_window,
             drainers=RATING_DRAINERS,
             on_stored=app.state.evaluations.mark,
+            acquire_timeout=settings.db_acquire_timeout,
+            # A rating request answers within the same bound as any other request.
+            deadline=settings.db_acquire_timeout + settings.db_command_timeout,
         )
         try:
             async with app.state.pool.acquire() as conn:

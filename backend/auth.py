@@ -16,6 +16,7 @@ import msgspec
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
+from backend.db import pooled
 from backend.errors import AppError
 from backend.security import InvalidToken, digest, same_digest
 
@@ -103,7 +104,7 @@ async def _authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Princ
         parts = split_api_key(api_key.strip())
         if parts is None:
             raise AppError("invalid_api_key")
-        async with state.pool.acquire() as conn:
+        async with pooled(state.pool, state.settings.db_acquire_timeout) as conn:
             row = await conn.fetchrow(API_KEY_SQL, parts[0])
             if row is None or not same_digest(row["secret_hash"], digest(parts[1])):
                 raise AppError("invalid_api_key")
@@ -126,7 +127,7 @@ async def _authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Princ
         with contextlib.suppress(ValueError):  # a malformed id falls through to invalid_token
             return CitizenPrincipal(uuid.UUID(subject.removeprefix("citizen:")))
     elif kind == "staff" and subject.startswith("user:") and subject[5:].isdigit():
-        async with state.pool.acquire() as conn:
+        async with pooled(state.pool, state.settings.db_acquire_timeout) as conn:
             staff = await load_staff(conn, int(subject[5:]))
         if staff is not None:
             return staff

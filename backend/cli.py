@@ -105,12 +105,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    from backend.worker import create_worker
+    from backend.worker_runner import run_worker_process
 
     with servers_for(settings) as resolved:
         asyncio.run(prepare_database(resolved, reference=False, demo=False))
-        worker = create_worker(resolved)
-        worker.run()
+        asyncio.run(run_worker_process(resolved))
     return 0
 
 
@@ -127,13 +126,14 @@ async def _run_api_and_worker(settings: Settings) -> None:
     import uvicorn
 
     from backend.app import create_app
-    from backend.worker import create_worker
+    from backend.worker_runner import keep_running
 
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
     )
-    worker = create_worker(settings, handle_signals=False)
-    worker_task = asyncio.create_task(worker.async_run())
+    # Restarted (with backoff, logged) whenever it ends: the API would otherwise go on
+    # answering with no sweep, relay or push behind it.
+    worker_task = asyncio.create_task(keep_running(settings))
 
     async def announce() -> None:
         while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
@@ -148,7 +148,6 @@ async def _run_api_and_worker(settings: Settings) -> None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await worker.close()
 
 
 def dev_banner(settings: Settings) -> str:

@@ -16,6 +16,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 
+from backend.db_faults import RETRY_AFTER_SECONDS, is_database_fault
 from backend.log import current_request_id
 from schemas.problem import FieldError, Messages, Problem
 
@@ -455,6 +456,13 @@ CATALOG: dict[str, tuple[int, Text]] = {
         503,
         Text("Dịch vụ tạm thời không sẵn sàng", "The service is temporarily unavailable"),
     ),
+    "database_unavailable": (
+        503,
+        Text(
+            "Cơ sở dữ liệu tạm thời không phản hồi; vui lòng thử lại sau vài giây (gửi lại cùng Idempotency-Key)",
+            "The database is temporarily unavailable; retry in a few seconds (with the same Idempotency-Key)",
+        ),
+    ),
 }
 
 _CODE_FOR_STATUS = {
@@ -651,7 +659,16 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     return problem_response(request, code, status=status, headers=headers)
 
 
+def database_unavailable() -> AppError:
+    """The 503 for a database that is down, restarting or stalled: the client retries."""
+    return AppError("database_unavailable", headers={"retry-after": str(RETRY_AFTER_SECONDS)})
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    if is_database_fault(exc):
+        # Not a bug: PostgreSQL restarted, shut down or stalled. One line, no traceback.
+        log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+        return handle_app_error(request, database_unavailable())
     log.exception("unhandled error", exc_info=exc)
     return problem_response(request, "internal_error")
 

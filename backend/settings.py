@@ -80,6 +80,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cors_origins: tuple[str, ...] = ()
     log_level: str = "INFO"
     db_pool_size: int = 10
+    db_acquire_timeout: float = 2.0
+    """Seconds an API request waits for a pooled PostgreSQL connection (or a new one) before 503."""
+    db_command_timeout: float = 5.0
+    """Seconds one API statement may take before it is cancelled and the request answered 503."""
     redis_key_prefix: str = "cp"
     """Namespace of our Redis keys and the arq queue, so servers can be shared (arq's per-job
     keys are `arq:job:<id>` and the like: unique ids, fixed prefix)."""
@@ -129,6 +133,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Local days after a period ends when its scorecards are frozen as a record."""
     scorecard_refresh: int = 300
     """Seconds an open period's computed scorecards are served before a read recomputes them."""
+    worker_stale_after: int = 30
+    """Seconds after its last heartbeat a worker counts as dead or stuck (it beats every 5 s)."""
+    ready_requires_worker: bool = False
+    """Whether /health/ready answers 503 while no worker is live (else 200, body says so)."""
 
     @property
     def data_path(self) -> Path:
@@ -186,6 +194,15 @@ def _int_between(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def _seconds_between(low: float, high: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", raw) or not low <= float(raw) <= high:
+            raise ValueError(f"expected seconds from {low:g} to {high:g}, such as 2 or 0.5")
+        return float(raw)
+
+    return parse
+
+
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -214,6 +231,13 @@ def _choice(*choices: str, upper: bool = False) -> Callable[[str], str]:
         return value
 
     return parse
+
+
+def _flag(raw: str) -> bool:
+    value = raw.lower()
+    if value not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError("expected true or false")
+    return value in ("true", "1", "yes")
 
 
 def _secret(raw: str) -> str:
@@ -360,6 +384,23 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CORS_ORIGINS", "cors_origins", _origins, "", "Comma-separated origins allowed by CORS."),
     Variable("LOG_LEVEL", "log_level", _choice(*LOG_LEVELS, upper=True), "INFO", "DEBUG, INFO, WARNING or ERROR."),
     Variable("DB_POOL_SIZE", "db_pool_size", _int_between(1, 200), "10", "PostgreSQL connections per process."),
+    Variable(
+        "DB_ACQUIRE_TIMEOUT",
+        "db_acquire_timeout",
+        _seconds_between(0.1, 600),
+        "2",
+        "Seconds an API request waits for a PostgreSQL connection (pooled or new) before it is answered 503 "
+        "`database_unavailable`.",
+    ),
+    Variable(
+        "DB_COMMAND_TIMEOUT",
+        "db_command_timeout",
+        _seconds_between(0.1, 3600),
+        "5",
+        "Seconds one statement of an API request may run before it is cancelled and the request answered 503 "
+        "`database_unavailable`; a request on a stalled database gets its 503 within about "
+        "`DB_ACQUIRE_TIMEOUT` + `DB_COMMAND_TIMEOUT`. The worker keeps 30 s for its batch jobs.",
+    ),
     Variable(
         "REDIS_KEY_PREFIX",
         "redis_key_prefix",
@@ -518,6 +559,23 @@ VARIABLES: tuple[Variable, ...] = (
         parse_duration,
         "5m",
         "How long computed scorecards of an open period are served before a read recomputes them.",
+    ),
+    Variable(
+        "WORKER_STALE_AFTER",
+        "worker_stale_after",
+        parse_duration,
+        "30s",
+        "How long after its last heartbeat (workers beat every 5 s) a worker counts as dead or stuck in "
+        "`/health/ready` and `/metrics`.",
+    ),
+    Variable(
+        "READY_REQUIRES_WORKER",
+        "ready_requires_worker",
+        _flag,
+        "false",
+        "`true`: `/health/ready` answers 503 while no worker is live. `false`: it stays 200 for the API and "
+        "its body says `worker: stale` (or `missing`), so a dead worker never takes the API out of a load "
+        "balancer; alert on the body or on `/metrics` instead.",
     ),
 )
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from arq import cron, func
-from arq.connections import RedisSettings
+from arq.connections import ArqRedis, RedisSettings
 from arq.worker import Worker
 
 from backend.db import create_pool
@@ -43,7 +43,9 @@ async def purge_expired_sessions(ctx: dict[str, Any]) -> int:
 async def deliver_notifications(ctx: dict[str, Any], outbox_ids: list[int] | None = None) -> dict[str, int]:
     """Push these outbox rows (when due) and any other due ones. Idempotent: rows are claimed
     afresh from the database, and a row already delivered is not due."""
-    report = msgspec.to_builtins(await deliver_due(ctx["pool"], ctx["push"], outbox_ids or ()))
+    report = msgspec.to_builtins(
+        await deliver_due(ctx["pool"], ctx["push"], outbox_ids or (), holder=ctx.get("worker_id"))
+    )
     if report["rows"]:
         log.info("pushes delivered", extra=report)
     return report
@@ -52,7 +54,9 @@ async def deliver_notifications(ctx: dict[str, Any], outbox_ids: list[int] | Non
 async def relay_notifications(ctx: dict[str, Any]) -> dict[str, int]:
     """Every 10 s: deliver outbox rows whose enqueue was lost (Redis down at commit) and
     retries or quiet hours that have come due."""
-    return await deliver_notifications(ctx)
+    report = await deliver_notifications(ctx)
+    await _mark(ctx, "relay")
+    return report
 
 
 async def evaluate_dirty(ctx: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +79,15 @@ async def sweep_thresholds(ctx: dict[str, Any]) -> dict[str, Any]:
     intervals expire, and the event path may have missed a commune)."""
     report = await _evaluate(ctx, None)
     assert report is not None
+    await _mark(ctx, "sweep")
     return report
+
+
+async def _mark(ctx: dict[str, Any], what: Literal["sweep", "relay"]) -> None:
+    """Note the run on the worker's heartbeat row (for /metrics), when run by a WorkerRunner."""
+    heartbeat = ctx.get("heartbeat")
+    if heartbeat is not None:
+        await heartbeat.mark(what)
 
 
 async def _evaluate(ctx: dict[str, Any], communes: list[str] | None, *, wait: bool = True) -> dict[str, Any] | None:
@@ -89,7 +101,7 @@ async def _evaluate(ctx: dict[str, Any], communes: list[str] | None, *, wait: bo
     if result.outbox_ids:
         # Delivered here rather than through another job: a chair hears sooner, and a
         # failure leaves the rows to the outbox's own retries and the relay.
-        await deliver_due(ctx["pool"], ctx["push"], result.outbox_ids)
+        await deliver_due(ctx["pool"], ctx["push"], result.outbox_ids, holder=ctx.get("worker_id"))
     report = {"communes": len(communes) if communes is not None else "all", "evaluated": result.evaluated}
     if result.transitions:
         log.info("alerts moved", extra={**report, "transitions": result.transitions, "pushes": len(result.outbox_ids)})
@@ -102,7 +114,7 @@ async def feedback_deadlines(ctx: dict[str, Any]) -> dict[str, int]:
     async with ctx["pool"].acquire() as conn:
         report = await check_deadlines(conn, timedelta(seconds=settings.feedback_escalation_grace))
     if report.outbox_ids:
-        await deliver_due(ctx["pool"], ctx["push"], report.outbox_ids)
+        await deliver_due(ctx["pool"], ctx["push"], report.outbox_ids, holder=ctx.get("worker_id"))
     result = {"overdue": report.overdue, "reminded": report.reminded, "escalated": report.escalated}
     if report.overdue or report.escalated:
         log.info("feedback deadlines", extra=result)
@@ -125,18 +137,29 @@ async def scorecard_digests(ctx: dict[str, Any]) -> dict[str, int]:
     today = datetime.now(UTC).astimezone(LOCAL_TZ).date()
     outbox_ids = await queue_chair_digests(ctx["pool"], ctx["settings"], today)
     if outbox_ids:
-        await deliver_due(ctx["pool"], ctx["push"], outbox_ids)
+        await deliver_due(ctx["pool"], ctx["push"], outbox_ids, holder=ctx.get("worker_id"))
         log.info("scorecard digests queued", extra={"pushes": len(outbox_ids)})
     return {"pushes": len(outbox_ids)}
 
 
 async def startup(ctx: dict[str, Any]) -> None:
+    """Open what the jobs need, unless a WorkerRunner handed it over (it outlives one arq
+    Worker: see backend.worker_runner); tell the heartbeat Redis answers again."""
     settings: Settings = ctx.setdefault("settings", Settings.from_env())
-    ctx["pool"] = await create_pool(settings)
-    ctx["push"] = create_push_provider(settings)
+    if "pool" not in ctx:
+        ctx["pool"] = await create_pool(settings)
+        ctx["push"] = create_push_provider(settings)
+        ctx["owns_resources"] = True
+    heartbeat = ctx.get("heartbeat")
+    if heartbeat is not None:
+        heartbeat.redis_connected = True
+        await heartbeat.beat()
+        log.info("worker connected to Redis")
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    if not ctx.get("owns_resources"):
+        return
     push = ctx.get("push")
     if push is not None:
         await push.close()
@@ -167,8 +190,19 @@ class WorkerSettings:
     on_shutdown = shutdown
 
 
-def create_worker(settings: Settings, *, handle_signals: bool = True, burst: bool = False) -> Worker:
+def create_worker(
+    settings: Settings,
+    *,
+    handle_signals: bool = True,
+    burst: bool = False,
+    ctx: dict[str, Any] | None = None,
+    redis: ArqRedis | None = None,
+) -> Worker:
+    """One arq Worker, on `redis` if given. It ends on the first Redis connection error
+    (arq's own retries are off: backend.worker_runner reconnects, with backoff, for as long
+    as it takes)."""
     assert settings.redis_url, "servers must be resolved before the worker starts"
+    redis_settings = dataclasses.replace(RedisSettings.from_dsn(settings.redis_url), conn_retries=0, conn_timeout=2)
     return Worker(
         functions=WorkerSettings.functions,
         # arq keeps each cron's next run on the CronJob itself: fresh copies, so every
@@ -176,10 +210,11 @@ def create_worker(settings: Settings, *, handle_signals: bool = True, burst: boo
         cron_jobs=[dataclasses.replace(job, next_run=None) for job in WorkerSettings.cron_jobs],
         on_startup=WorkerSettings.on_startup,
         on_shutdown=WorkerSettings.on_shutdown,
-        redis_settings=RedisSettings.from_dsn(settings.redis_url),
+        redis_settings=redis_settings,
+        redis_pool=redis,
         queue_name=settings.queue_name,
         health_check_key=f"{settings.queue_name}:health-check",
-        ctx={"settings": settings},
+        ctx={"settings": settings, **(ctx or {})},
         handle_signals=handle_signals,
         burst=burst,
         poll_delay=0.2,

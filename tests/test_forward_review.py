@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
-from backend.redaction import EMAIL_MASK, PHONE_MASK
+from backend.redaction import EMAIL_MASK, PHONE_MASK, redact
 from backend.services.forward_review import reviewed_copy
 from tests.conftest import TokenFor
 from tests.test_feedback_citizen import feedback, new_citizen, submit
@@ -59,6 +59,11 @@ def test_an_edit_that_identifies_is_refused(edit: str, found: dict[str, int]) ->
         reviewed_copy(BODY, edit)
     assert getattr(caught.value, "code", None) == "review_copy_identifies"
     assert caught.value.extensions == {"found": found}  # type: ignore[attr-defined]
+
+
+def test_the_masked_copy_sent_back_as_an_edit_is_accepted_as_it_is() -> None:
+    # Masks hold no digits, no "@" and no capitalised name: an edit that keeps them passes.
+    assert reviewed_copy(BODY, redact(BODY)) == (redact(BODY), {"email": 1, "name": 1, "phone": 1})
 
 
 @pytest.mark.parametrize(
@@ -244,3 +249,21 @@ async def test_an_ordinary_item_forwards_without_review_or_with_its_reviewed_cop
     sent_on = await act(client, front, items[1], "forward")
     assert sent_on["forwards"][-1]["redacted_body"] == "Cán bộ địa chính đòi tiền."
     assert sent_on["forwards"][-1]["review_id"] == reviewed["id"]
+
+
+async def test_a_copy_that_grows_past_its_limit_once_normalised_is_a_clear_problem(
+    client: AsyncTestClient[Any], db: asyncpg.Connection, headers_for: TokenFor
+) -> None:
+    # One Arabic ligature is 18 letters after NFKC: 2,000 of them pass the 5,000-character
+    # limit as sent and make a 36,000-character copy.
+    sent = await submit(client, await new_citizen(client), feedback(category="wrongdoing_report", body="ﷺ" * 2000))
+    assert sent.status_code == 201, sent.text
+    item = int(sent.json()["id"])
+    front = await headers_for("front.badinh")
+    for body in (None, {"body": "ﷺ" * 400}):
+        refused = await _review(client, front, item, body)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["code"] == "validation_failed" and refused.json()["errors"][0]["field"] == "body"
+    assert await db.fetchval("select count(*) from feedback_reviews") == 0
+    fine = await _review(client, front, item, {"body": "Nội dung tố cáo đã được Mặt trận tóm tắt."})
+    assert fine.status_code == 200, fine.text

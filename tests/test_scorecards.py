@@ -31,6 +31,7 @@ Commune: progress (3 + 0.75·2)/5 = 90.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime
 from typing import Any
@@ -530,3 +531,24 @@ async def test_chairs_get_last_months_summary_on_the_first_working_day(
     assert not row["critical"]  # held through quiet hours by the delivery
     assert "tháng 2026-10" in row["body_vi"] and "3/5" in row["body_vi"] and "2026-10" in row["body_en"]
     assert row["data"]["link"].startswith("communepulse://scorecards/")
+
+
+async def test_concurrent_first_reads_agree(
+    client: AsyncTestClient[Any], db: asyncpg.Connection, headers_for: TokenFor
+) -> None:
+    await build_world(db)
+    chair = await headers_for("chair.badinh")
+    admin = await headers_for("admin.hanoi")
+    pages = await asyncio.gather(
+        *(officials_page(client, chair, commune="00004") for _ in range(3)),
+        *(officials_page(client, admin, kind="commune", province="01") for _ in range(2)),
+    )
+    assert pages[0] == pages[1] == pages[2] and pages[3] == pages[4]
+    stored = await db.fetchval(
+        "select count(*) from scorecards where period_kind = 'month' and period_start = '2026-10-01'"
+    )
+    distinct = await db.fetchval(
+        "select count(distinct (subject_kind, commune_code, coalesce(official_id, 0))) from scorecards "
+        "where period_kind = 'month' and period_start = '2026-10-01'"
+    )
+    assert stored == distinct and stored >= len(pages[0]["items"]) + len(pages[3]["items"])

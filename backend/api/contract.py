@@ -7,8 +7,9 @@ remembering to:
 
 - security: each guard states which callers it admits (`principals`, and `roles` for staff);
   an operation without an authenticating guard is public and gets no security requirement;
-- closed bodies: every msgspec Struct a request body is decoded into refuses unknown fields
-  (schemas.base.Base), so its schema says `additionalProperties: false`;
+- payload schemas come from msgspec, the validator itself (Litestar's rendering drops falsy
+  bounds such as `ge=0`); request bodies are closed (`additionalProperties: false`), as every
+  Struct a body is decoded into refuses unknown fields (schemas.base.Base); answers stay open;
 - integer bounds: Litestar writes `le=2**63 - 1` as the float 9.223372036854776e18, which is
   above int64 and not an integer; bounds of integers are written back as integers, in int64;
 - optional bodies (`data: JSONBody[X | None] = None`) are not required;
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 import msgspec
-from litestar import Litestar
+from litestar import Litestar, Response
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import OpenAPI
@@ -141,7 +142,7 @@ def body_is_optional(handler: HTTPRouteHandler) -> bool:
     return data is not None and data.has_default
 
 
-def _integer_bounds(node: Any) -> None:
+def integer_bounds(node: Any) -> None:
     """Integer bounds as integers within int64, wherever they are in the document."""
     if isinstance(node, dict):
         kind = node.get("type")
@@ -151,27 +152,61 @@ def _integer_bounds(node: Any) -> None:
                 if isinstance(value, float) and not isinstance(value, bool):
                     node[key] = max(INT64_MIN, min(INT64_MAX, int(value)))
         for value in node.values():
-            _integer_bounds(value)
+            integer_bounds(value)
     elif isinstance(node, list):
         for value in node:
-            _integer_bounds(value)
+            integer_bounds(value)
 
 
-def _add_components(schemas: dict[str, Any], types: list[Any]) -> None:
-    """Schemas of types no handler signature names (the JSON parts of a form), from msgspec."""
-    (_, components) = msgspec.json.schema_components(types, ref_template="#/components/schemas/{name}")
-    for name, schema in components.items():
-        schemas.setdefault(name, schema)
+def _payload_type(annotation: Any) -> Any:
+    """What a handler sends or takes, without Response[...], Annotated or Optional."""
+    annotation = _unwrap(annotation)
+    if typing.get_origin(annotation) is Response:
+        (annotation,) = typing.get_args(annotation)
+    return _unwrap(annotation)
+
+
+def payload_types(app: Litestar) -> list[Any]:
+    """Every type a handler decodes a body into or encodes an answer from."""
+    found: list[Any] = []
+    for _, handler in http_handlers(app):
+        signature = handler.parsed_fn_signature
+        candidates = [signature.return_type.annotation]
+        if "data" in signature.parameters:
+            candidates.append(signature.parameters["data"].annotation)
+        candidates += [spec.data_container for spec in (handler.responses or {}).values() if spec.data_container]
+        candidates += list((handler.opt or {}).get("form_json_parts", {}).values())
+        for candidate in candidates:
+            payload = _payload_type(candidate)
+            if payload not in found:
+                found.append(payload)
+    return found
+
+
+def msgspec_components(types_: list[Any]) -> dict[str, Any]:
+    """JSON Schemas of these types as msgspec, the validator, sees them. Litestar's own
+    rendering drops falsy bounds (`ge=0`, `min_length=0`) and misses some constraints."""
+    described = []
+    for payload in types_:
+        try:
+            msgspec.json.schema_components([payload])
+        except TypeError:  # not a msgspec payload (bytes, files, a form): Litestar's schema stays
+            continue
+        described.append(payload)
+    (_, components) = msgspec.json.schema_components(described, ref_template="#/components/schemas/{name}")
+    return components
 
 
 def finish_document(app: Litestar, document: dict[str, Any]) -> dict[str, Any]:
     """Correct Litestar's document with what the handlers really do (see the module doc)."""
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
+    schemas.update(msgspec_components(payload_types(app)))
     components["securitySchemes"] = SECURITY_SCHEMES
     by_id = {str(h.operation_id): h for _, h in http_handlers(app) if h.operation_id}
 
     body_types: list[Any] = []
+    closed_forms: set[str] = set()
     for item in document.get("paths", {}).values():
         for method, operation in item.items():
             handler = by_id.get(operation.get("operationId", "")) if isinstance(operation, dict) else None
@@ -195,20 +230,26 @@ def finish_document(app: Litestar, document: dict[str, Any]) -> dict[str, Any]:
             parts = opt.get("form_json_parts", {})
             if parts and "requestBody" in operation:
                 body_types.extend(parts.values())
-                _add_components(schemas, list(parts.values()))
                 form = operation["requestBody"]["content"]["multipart/form-data"]
                 form["encoding"] = {name: {"contentType": "application/json"} for name in parts}
                 ref = form["schema"]["$ref"].rsplit("/", 1)[-1]
                 for name, part_type in parts.items():
                     schemas[ref]["properties"][name] = {"$ref": f"#/components/schemas/{part_type.__name__}"}
                 if opt.get("form_closed"):
-                    schemas[ref]["additionalProperties"] = False
+                    closed_forms.add(ref)
 
-    for name in closed_structs(body_types):
-        schema = schemas.get(name)
-        if isinstance(schema, dict) and schema.get("type") == "object":
+    # Request bodies are closed: msgspec refuses unknown fields. Answers stay open, so that
+    # adding a field to one later does not break generated clients (and problem documents
+    # carry extension members, RFC 9457).
+    closed = closed_structs(body_types) | closed_forms
+    for name, schema in schemas.items():
+        if not isinstance(schema, dict) or schema.get("type") != "object":
+            continue
+        if name in closed:
             schema["additionalProperties"] = False
-    _integer_bounds(document)
+        elif schema.get("additionalProperties") is False:
+            del schema["additionalProperties"]
+    integer_bounds(document)
     return document
 
 

@@ -450,10 +450,15 @@ async def merge(
         actor_user_id=staff.user_id,
         at=act.now,
         reason=body.reason,
-        data={"duplicate_id": feedback_id},
+        data={"duplicate_id": feedback_id, "protected": act.row["protected"]},
     )
+    # A report of wrongdoing merged into another item protects it: the original now carries
+    # its substance, and must be routed and reviewed as one (issue 10, point 2).
     await conn.execute(
-        "update feedback set version = version + 1, updated_at = $2 where id = $1", body.into_id, act.now
+        "update feedback set version = version + 1, updated_at = $2, protected = protected or $3 where id = $1",
+        body.into_id,
+        act.now,
+        act.row["protected"],
     )
     return await _done(conn, staff, feedback_id)
 

@@ -17,6 +17,7 @@ from backend.services.feedback_workflow import _begin, _done, _event, _update
 from backend.services.forward_copies import supersede_reviews
 from schemas.forward_review import ReviewRequest
 from schemas.front import FrontFeedback
+from schemas.problem import FieldError
 
 INSERT_REVIEW_SQL = """
 insert into feedback_reviews (feedback_id, body, edited, masked, reviewed_by, reviewed_at)
@@ -25,19 +26,35 @@ returning id
 """
 
 
+# NFKC may lengthen a text many times over (one ligature becomes 18 letters): a copy is
+# measured after normalising, the masked text against what feedback_reviews holds.
+EDIT_MAX = 5000
+COPY_MAX = 20000
+
+
+def _too_long(limit: int) -> AppError:
+    return AppError(
+        "validation_failed",
+        errors=[FieldError(field="body", message=f"The copy is longer than {limit} characters once normalised")],
+    )
+
+
 def reviewed_copy(item_body: str, edit: str | None) -> tuple[str, dict[str, int]]:
     """The copy a review records and what the masking found in the item's text. An edit is
     normalised as the masking normalises, then must hold nothing the masking would mask."""
     masked_copy, masked = redact_with_findings(item_body)
     if edit is None:
+        if len(masked_copy) > COPY_MAX:
+            raise _too_long(COPY_MAX)
         return masked_copy, masked
     copy = normalise(edit).strip()
+    if not copy:
+        raise AppError("validation_failed", errors=[FieldError(field="body", message="Expected non-blank text")])
+    if len(copy) > EDIT_MAX:
+        raise _too_long(EDIT_MAX)
     found = redact_with_findings(copy)[1]
-    if found or not copy:
-        raise AppError(
-            "review_copy_identifies" if found else "validation_failed",
-            extensions={"found": found} if found else None,
-        )
+    if found:
+        raise AppError("review_copy_identifies", extensions={"found": found})
     return copy, masked
 
 

@@ -74,7 +74,9 @@ done as (
                 else ce.cum - coalesce(cr.cum, 0) end as taken
     from svc s
     join dossiers d on d.commune_service_id = s.id and d.completed_at >= $2 and d.completed_at < $3
-    left join assignments a on a.commune_service_id = d.commune_service_id and a.valid @> d.completed_at
+    -- lower(valid) lets the (service, lower(valid)) index serve the lookup; @> decides.
+    left join assignments a on a.commune_service_id = d.commune_service_id and lower(a.valid) <= d.completed_at
+                           and a.valid @> d.completed_at
     left join cal cr on cr.day = (d.received_at at time zone 'Asia/Ho_Chi_Minh')::date
     left join cal ce on ce.day = (d.completed_at at time zone 'Asia/Ho_Chi_Minh')::date
 ),
@@ -86,6 +88,7 @@ due as (
     from svc s
     join dossiers d on d.commune_service_id = s.id and d.due_at >= $2 and d.due_at < $3
     left join assignments a on a.commune_service_id = d.commune_service_id
+                           and lower(a.valid) <= coalesce(d.completed_at, d.due_at)
                            and a.valid @> coalesce(d.completed_at, d.due_at)
     where d.status <> 'cancelled'
 ),
