@@ -411,10 +411,21 @@ async def create_people(conn: Any, secret: str) -> People:
             user_id,
             code,
         )
-        token = issue_token(secret, f"user:{user_id}", "staff", 6 * 3600)[0]
+        token = await _staff_token(conn, secret, user_id)
         probes.append((code, row["service_id"], user_id, token))
-    admin_token = issue_token(secret, f"user:{admin_id}", "staff", 6 * 3600)[0]
+    admin_token = await _staff_token(conn, secret, admin_id)
     return People(secret, admin_token, probes)
+
+
+async def _staff_token(conn: Any, secret: str, user_id: int) -> str:
+    """An access token in a session of its own, as a login makes (staff tokens carry `sid`)."""
+    family = await conn.fetchval(
+        "insert into staff_sessions (user_id, refresh_hash, expires_at) "
+        "values ($1, $2, now() + interval '6 hours') returning family_id",
+        user_id,
+        os.urandom(32),
+    )
+    return issue_token(secret, f"user:{user_id}", "staff", 6 * 3600, session=str(family))[0]
 
 
 async def recreate_database(admin_url: str, create: bool = True) -> None:

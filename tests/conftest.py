@@ -254,7 +254,14 @@ def headers_for(db: asyncpg.Connection) -> TokenFor:
     async def make(username: str) -> dict[str, str]:
         user_id = await db.fetchval("select id from users where username = $1", username)
         assert user_id is not None, f"no demo user {username}"
-        token, _ = issue_token(JWT_SECRET, f"user:{user_id}", "staff", 600)
+        # A real session (refresh family) as a login makes: staff tokens name theirs in `sid`.
+        family = await db.fetchval(
+            "insert into staff_sessions (user_id, refresh_hash, expires_at) "
+            "values ($1, $2, now() + interval '1 hour') returning family_id",
+            user_id,
+            uuid.uuid4().bytes,
+        )
+        token, _ = issue_token(JWT_SECRET, f"user:{user_id}", "staff", 600, session=str(family))
         return {"authorization": f"Bearer {token}"}
 
     return make
