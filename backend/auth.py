@@ -16,6 +16,7 @@ import msgspec
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
+from backend.db import pooled
 from backend.errors import AppError
 from backend.security import InvalidToken, digest, same_digest
 
@@ -108,7 +109,7 @@ async def _authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Princ
         parts = split_api_key(api_key.strip())
         if parts is None:
             raise AppError("invalid_api_key")
-        async with state.pool.acquire() as conn:
+        async with pooled(state.pool, state.settings.db_acquire_timeout) as conn:
             row = await conn.fetchrow(API_KEY_SQL, parts[0])
             if row is None or not same_digest(row["secret_hash"], digest(parts[1])):
                 raise AppError("invalid_api_key")
@@ -135,7 +136,7 @@ async def _authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Princ
         with contextlib.suppress(ValueError):
             family = uuid.UUID(claims["sid"])
         if family is not None:
-            async with state.pool.acquire() as conn:
+            async with pooled(state.pool, state.settings.db_acquire_timeout) as conn:
                 staff = await load_staff(conn, int(subject[5:]), family)
             if staff is not None:
                 return staff
@@ -166,6 +167,9 @@ def staff_with(*roles: str) -> Any:
             raise AppError("forbidden_role")
 
     guard.__name__ = f"staff_with_{'_'.join(sorted(wanted))}"
+    # Read by backend.api.contract to publish each operation's security and roles.
+    guard.principals = ("staff",)  # type: ignore[attr-defined]
+    guard.roles = wanted  # type: ignore[attr-defined]
     return guard
 
 
@@ -188,6 +192,13 @@ async def api_key_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRo
 async def any_caller(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     if await authenticate(connection) is None:
         raise AppError("unauthenticated", headers={"www-authenticate": "Bearer"})
+
+
+# Who each guard lets through, for the OpenAPI document (backend.api.contract). any_caller
+# admits an API key too, but the handlers behind it (me, devices) refuse one with 403.
+citizen_only.principals = ("citizen",)  # type: ignore[attr-defined]
+api_key_only.principals = ("api_key",)  # type: ignore[attr-defined]
+any_caller.principals = ("staff", "citizen")  # type: ignore[attr-defined]
 
 
 def _principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Any:

@@ -19,6 +19,7 @@ from backend import migrations
 from backend.db import connect
 from backend.embedded import EmbeddedServerError, servers_for
 from backend.log import configure_logging
+from backend.ports import PortBusyError, ensure_port_free
 from backend.security import jwt_secret
 from backend.services.rollups import rebuild_rollups
 from backend.settings import Settings, SettingsError, settings_table
@@ -98,6 +99,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from backend.app import create_app
     from backend.crypto import feedback_keys_env, fingerprint_keys_env
 
+    ensure_port_free(settings.host, settings.port)
     with servers_for(settings) as resolved:
         asyncio.run(prepare_database(resolved, reference=False, demo=False))
         options = uvicorn_options(resolved)
@@ -117,16 +119,16 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    from backend.worker import create_worker
+    from backend.worker_runner import run_worker_process
 
     with servers_for(settings) as resolved:
         asyncio.run(prepare_database(resolved, reference=False, demo=False))
-        worker = create_worker(resolved)
-        worker.run()
+        asyncio.run(run_worker_process(resolved))
     return 0
 
 
 def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
+    ensure_port_free(settings.host, settings.port)
     with servers_for(settings) as resolved:
         for line in asyncio.run(prepare_database(resolved, reference=True, demo=True)):
             print(line, flush=True)
@@ -138,11 +140,12 @@ async def _run_api_and_worker(settings: Settings) -> None:
     import uvicorn
 
     from backend.app import create_app
-    from backend.worker import create_worker
+    from backend.worker_runner import keep_running
 
     server = uvicorn.Server(uvicorn.Config(create_app(settings), **uvicorn_options(settings)))
-    worker = create_worker(settings, handle_signals=False)
-    worker_task = asyncio.create_task(worker.async_run())
+    # Restarted (with backoff, logged) whenever it ends: the API would otherwise go on
+    # answering with no sweep, relay or push behind it.
+    worker_task = asyncio.create_task(keep_running(settings))
 
     async def announce() -> None:
         while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
@@ -157,7 +160,6 @@ async def _run_api_and_worker(settings: Settings) -> None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await worker.close()
 
 
 def dev_banner(settings: Settings) -> str:
@@ -276,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
         configure_logging(settings.log_level)
         return COMMANDS[args.command][0](settings, args)
-    except (SettingsError, migrations.MigrationError, EmbeddedServerError) as exc:
+    except (SettingsError, PortBusyError, migrations.MigrationError, EmbeddedServerError) as exc:
         print(f"commune-pulse: {exc}", file=sys.stderr)
         return 2
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:

@@ -34,6 +34,22 @@ DEFAULT_FEEDBACK_DEADLINES: tuple[tuple[str, int], ...] = (
 )
 
 
+# Composite weights (issue 13): the Decree's progress carries most, citizens' satisfaction next.
+DEFAULT_OFFICIAL_WEIGHTS: tuple[tuple[str, float], ...] = (
+    ("progress", 40.0),
+    ("processing", 10.0),
+    ("satisfaction", 30.0),
+    ("feedback", 20.0),
+)
+DEFAULT_COMMUNE_WEIGHTS: tuple[tuple[str, float], ...] = (
+    ("progress", 30.0),
+    ("processing", 15.0),
+    ("satisfaction", 30.0),
+    ("feedback", 15.0),
+    ("online", 10.0),
+)
+
+
 class SettingsError(Exception):
     """A variable is missing or malformed; the message names it, in one line."""
 
@@ -65,6 +81,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cors_origins: tuple[str, ...] = ()
     log_level: str = "INFO"
     db_pool_size: int = 10
+    db_acquire_timeout: float = 2.0
+    """Seconds an API request waits for a pooled PostgreSQL connection (or a new one) before 503."""
+    db_command_timeout: float = 5.0
+    """Seconds one API statement may take before it is cancelled and the request answered 503."""
     redis_key_prefix: str = "cp"
     """Namespace of our Redis keys and the arq queue, so servers can be shared (arq's per-job
     keys are `arq:job:<id>` and the like: unique ids, fixed prefix)."""
@@ -112,6 +132,26 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """(category, working days) an authority has to answer forwarded feedback."""
     feedback_max_extension: int = 30
     """Working days an authority may add, once, to a forwarded item's deadline."""
+    scorecard_weights: tuple[tuple[str, float], ...] = DEFAULT_OFFICIAL_WEIGHTS
+    """(component, weight) of an official's composite score."""
+    scorecard_commune_weights: tuple[tuple[str, float], ...] = DEFAULT_COMMUNE_WEIGHTS
+    """(component, weight) of a commune's composite score (Decision 766's groups)."""
+    scorecard_min_dossiers: int = 5
+    """Dossiers below which progress and processing are 'insufficient data'."""
+    scorecard_min_ratings: int = 10
+    """Verified, counting ratings below which satisfaction is 'insufficient data'."""
+    scorecard_min_feedback: int = 3
+    """Forwarded feedback items below which the feedback component is 'insufficient data'."""
+    scorecard_min_weight_share: int = 50
+    """Percent of the total weight the components with enough data must carry for a composite."""
+    scorecard_freeze_days: int = 10
+    """Local days after a period ends when its scorecards are frozen as a record."""
+    scorecard_refresh: int = 300
+    """Seconds an open period's computed scorecards are served before a read recomputes them."""
+    worker_stale_after: int = 30
+    """Seconds after its last heartbeat a worker counts as dead or stuck (it beats every 5 s)."""
+    ready_requires_worker: bool = False
+    """Whether /health/ready answers 503 while no worker is live (else 200, body says so)."""
 
     @property
     def data_path(self) -> Path:
@@ -128,8 +168,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         values: dict[str, Any] = {}
         for var in VARIABLES:
             raw = env.get(var.name)
-            if raw is None or raw.strip() == "":
+            if raw is None:
                 continue
+            if raw.strip() == "":
+                # `export PORT=` or a blank line in an env file is a mistake far more often than
+                # a wish for the default; taking it as unset hid typos in deployments.
+                raise SettingsError(f"{var.name}: set to an empty value; unset it to get {var.default_phrase}")
             try:
                 values[var.field] = var.parse(raw.strip())
             except ValueError as exc:
@@ -165,6 +209,15 @@ def _int_between(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def _seconds_between(low: float, high: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", raw) or not low <= float(raw) <= high:
+            raise ValueError(f"expected seconds from {low:g} to {high:g}, such as 2 or 0.5")
+        return float(raw)
+
+    return parse
+
+
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -193,6 +246,13 @@ def _choice(*choices: str, upper: bool = False) -> Callable[[str], str]:
         return value
 
     return parse
+
+
+def _flag(raw: str) -> bool:
+    value = raw.lower()
+    if value not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError("expected true or false")
+    return value in ("true", "1", "yes")
 
 
 def _secret(raw: str) -> str:
@@ -253,6 +313,15 @@ def _feedback_deadlines(raw: str) -> tuple[tuple[str, int], ...]:
     return tuple((category, days[category]) for category in FEEDBACK_CATEGORIES)
 
 
+def _weights(*allowed: str) -> Callable[[str], tuple[tuple[str, float], ...]]:
+    def parse(raw: str) -> tuple[tuple[str, float], ...]:
+        from backend.scorecard_rules import parse_weights
+
+        return parse_weights(raw, allowed)
+
+    return parse
+
+
 @dataclass(frozen=True)
 class Variable:
     name: str
@@ -260,6 +329,12 @@ class Variable:
     parse: Callable[[str], Any]
     default: str
     meaning: str
+
+    @property
+    def default_phrase(self) -> str:
+        if not self.default:
+            return "no value"
+        return f"the default {self.default}" if self.default.startswith("(") else f"the default ({self.default})"
 
 
 VARIABLES: tuple[Variable, ...] = (
@@ -334,6 +409,23 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CORS_ORIGINS", "cors_origins", _origins, "", "Comma-separated origins allowed by CORS."),
     Variable("LOG_LEVEL", "log_level", _choice(*LOG_LEVELS, upper=True), "INFO", "DEBUG, INFO, WARNING or ERROR."),
     Variable("DB_POOL_SIZE", "db_pool_size", _int_between(1, 200), "10", "PostgreSQL connections per process."),
+    Variable(
+        "DB_ACQUIRE_TIMEOUT",
+        "db_acquire_timeout",
+        _seconds_between(0.1, 600),
+        "2",
+        "Seconds an API request waits for a PostgreSQL connection (pooled or new) before it is answered 503 "
+        "`database_unavailable`.",
+    ),
+    Variable(
+        "DB_COMMAND_TIMEOUT",
+        "db_command_timeout",
+        _seconds_between(0.1, 3600),
+        "5",
+        "Seconds one statement of an API request may run before it is cancelled and the request answered 503 "
+        "`database_unavailable`; a request on a stalled database gets its 503 within about "
+        "`DB_ACQUIRE_TIMEOUT` + `DB_COMMAND_TIMEOUT`. The worker keeps 30 s for its batch jobs.",
+    ),
     Variable(
         "REDIS_KEY_PREFIX",
         "redis_key_prefix",
@@ -482,6 +574,81 @@ VARIABLES: tuple[Variable, ...] = (
         _int_between(1, 365),
         "30",
         "Working days an authority may add, once and with a reason, to a forwarded item's deadline.",
+    ),
+    Variable(
+        "SCORECARD_WEIGHTS",
+        "scorecard_weights",
+        _weights("progress", "processing", "satisfaction", "feedback"),
+        "progress=40,processing=10,satisfaction=30,feedback=20",
+        "Weights of an official's composite score; components left out weigh nothing.",
+    ),
+    Variable(
+        "SCORECARD_COMMUNE_WEIGHTS",
+        "scorecard_commune_weights",
+        _weights("progress", "processing", "satisfaction", "feedback", "online"),
+        "progress=30,processing=15,satisfaction=30,feedback=15,online=10",
+        "Weights of a commune's composite score (Decision 766's groups); `online` counts only where the "
+        "one-stop shop reports the channel.",
+    ),
+    Variable(
+        "SCORECARD_MIN_DOSSIERS",
+        "scorecard_min_dossiers",
+        _int_between(1, 10000),
+        "5",
+        "Dossiers below which progress and processing time show 'insufficient data'.",
+    ),
+    Variable(
+        "SCORECARD_MIN_RATINGS",
+        "scorecard_min_ratings",
+        _int_between(1, 10000),
+        "10",
+        "Verified, counting ratings below which satisfaction shows 'insufficient data'.",
+    ),
+    Variable(
+        "SCORECARD_MIN_FEEDBACK",
+        "scorecard_min_feedback",
+        _int_between(1, 10000),
+        "3",
+        "Forwarded feedback items below which feedback answered on time shows 'insufficient data'.",
+    ),
+    Variable(
+        "SCORECARD_MIN_WEIGHT_SHARE",
+        "scorecard_min_weight_share",
+        _int_between(1, 100),
+        "50",
+        "Percent of the total weight the components with enough data must carry for a composite score; "
+        "below it the composite is 'insufficient data'.",
+    ),
+    Variable(
+        "SCORECARD_FREEZE_DAYS",
+        "scorecard_freeze_days",
+        _int_between(0, 366),
+        "10",
+        "Local days after a month or quarter ends when its scorecards are frozen; later corrections become amendments.",
+    ),
+    Variable(
+        "SCORECARD_REFRESH",
+        "scorecard_refresh",
+        parse_duration,
+        "5m",
+        "How long computed scorecards of an open period are served before a read recomputes them.",
+    ),
+    Variable(
+        "WORKER_STALE_AFTER",
+        "worker_stale_after",
+        parse_duration,
+        "30s",
+        "How long after its last heartbeat (workers beat every 5 s) a worker counts as dead or stuck in "
+        "`/health/ready` and `/metrics`.",
+    ),
+    Variable(
+        "READY_REQUIRES_WORKER",
+        "ready_requires_worker",
+        _flag,
+        "false",
+        "`true`: `/health/ready` answers 503 while no worker is live. `false`: it stays 200 for the API and "
+        "its body says `worker: stale` (or `missing`), so a dead worker never takes the API out of a load "
+        "balancer; alert on the body or on `/metrics` instead.",
     ),
 )
 

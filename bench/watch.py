@@ -62,7 +62,7 @@ import msgspec
 from backend.cli import prepare_database
 from backend.db import connect
 from backend.embedded import with_database
-from backend.security import issue_token
+from backend.services.auth import tool_access_token
 from backend.services.evaluator import evaluate
 from backend.settings import Settings
 from bench.client import HttpConnection, PhaseResult, cores, encode_request, event_loop_factory, open_loop, send
@@ -418,14 +418,7 @@ async def create_people(conn: Any, secret: str) -> People:
 
 
 async def _staff_token(conn: Any, secret: str, user_id: int) -> str:
-    """An access token in a session of its own, as a login makes (staff tokens carry `sid`)."""
-    family = await conn.fetchval(
-        "insert into staff_sessions (user_id, refresh_hash, expires_at) "
-        "values ($1, $2, now() + interval '6 hours') returning family_id",
-        user_id,
-        os.urandom(32),
-    )
-    return issue_token(secret, f"user:{user_id}", "staff", 6 * 3600, session=str(family))[0]
+    return await tool_access_token(conn, secret, user_id, 6 * 3600)
 
 
 async def recreate_database(admin_url: str, create: bool = True) -> None:

@@ -4,6 +4,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, post
 from litestar.datastructures import CacheControlHeader, State
+from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody
 
 from backend.api.params import DB
@@ -70,7 +71,14 @@ class AuthController(Controller):
     @post(
         "/device-sessions",
         operation_id="CreateDeviceSession",
-        responses=problem_responses(401, 403, 429),
+        responses={
+            **problem_responses(401, 403, 429),
+            200: ResponseSpec(
+                DeviceSession,
+                description="A known install that proved its install_secret: a new token",
+                generate_examples=False,
+            ),
+        },
         summary="Anonymous citizen token for an app install",
         description=(
             "201 with an install_secret for a new install; 200 for a known one, which must send "

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, delete, get, post
+from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, QueryParameter
 
 from backend.api.params import DB, AnyPrincipal, IdPath
@@ -27,7 +28,12 @@ class DeviceController(Controller):
             "`device_target_in_use`, and the other owner keeps its pushes (the app removes its device with "
             "DELETE when an account logs out)."
         ),
-        responses=problem_responses(403, 409),
+        responses={
+            **problem_responses(403, 409),
+            200: ResponseSpec(
+                Device, description="Already registered by this caller: updated", generate_examples=False
+            ),
+        },
     )
     async def register(self, db: DB, principal: AnyPrincipal, data: JSONBody[DeviceRegistration]) -> Response[Device]:
         device, created = await devices.register_device(db, principal, data)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Annotated, Any, cast
 
 import msgspec
@@ -14,6 +14,7 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import State, UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi import ResponseSpec
 from litestar.params import Body, HeaderParameter, JSONBody
 
 from backend.api.params import DB, Citizen, CursorQuery, IdPath, LimitQuery, Staff
@@ -44,10 +45,14 @@ from schemas.types import IDEMPOTENCY_KEY
 SUBMISSION_MAX_BYTES = FEEDBACK_ATTACHMENTS_MAX * FEEDBACK_ATTACHMENT_MAX_BYTES + 256 * 1024
 
 IdempotencyKeyHeader = Annotated[
-    str | None,
+    str,
     HeaderParameter(
         name="Idempotency-Key",
-        description="Required. A new key per intended write; a retry reuses it and gets the first answer "
+        required=True,
+        min_length=1,
+        max_length=200,
+        pattern=IDEMPOTENCY_KEY,
+        description="A new key per intended write; a retry reuses it and gets the first answer "
         "again (Idempotent-Replayed: true). Letters, digits, '_', '-', ':', '.'; at most 200.",
     ),
 ]
@@ -97,6 +102,9 @@ class FeedbackForm:
     """Up to 5 photos (JPEG, PNG or HEIC), each at most 5 MB."""
 
 
+FORM_PARTS = frozenset(f.name for f in fields(FeedbackForm))
+
+
 class FeedbackController(Controller):
     path = "/v1/feedback"
     tags = ["feedback"]
@@ -118,7 +126,16 @@ class FeedbackController(Controller):
         status_code=201,
         guards=[multipart_only],
         request_max_body_size=SUBMISSION_MAX_BYTES,
-        responses=problem_responses(413, 415, 429),
+        responses={
+            **problem_responses(413, 415, 429),
+            200: ResponseSpec(
+                MyFeedback,
+                description="A retry with the same Idempotency-Key: the stored item again",
+                generate_examples=False,
+            ),
+        },
+        # The `feedback` part is FeedbackCreate as JSON; unknown parts are refused.
+        opt={"replay_header": (200,), "form_json_parts": {"feedback": FeedbackCreate}, "form_closed": True},
     )
     async def submit(
         self,
@@ -126,9 +143,14 @@ class FeedbackController(Controller):
         db: DB,
         citizen: Citizen,
         state: State,
-        idempotency_key: IdempotencyKeyHeader = None,
+        request: Request[Any, Any, Any],
+        idempotency_key: IdempotencyKeyHeader,
     ) -> Response[MyFeedback]:
         key = _key(idempotency_key)
+        # A misspelt part ("photo") would otherwise drop the citizen's photos without a word.
+        unknown = sorted(set((await request.form()).keys()) - FORM_PARTS)
+        if unknown:
+            raise AppError("validation_failed", errors=[FieldError(field=unknown[0], message="Unknown form part")])
         try:
             raw = msgspec.json.decode(data.feedback)
         except msgspec.DecodeError as exc:
@@ -181,6 +203,7 @@ class MyFeedbackController(Controller):
         summary="Rate the answer 1-5, once it is answered (once per answer)",
         status_code=200,
         responses=problem_responses(404, 409),
+        opt={"replay_header": (200,)},
     )
     async def rate(
         self,
@@ -188,7 +211,7 @@ class MyFeedbackController(Controller):
         citizen: Citizen,
         feedback_id: IdPath,
         data: JSONBody[AnswerRatingCreate],
-        idempotency_key: IdempotencyKeyHeader = None,
+        idempotency_key: IdempotencyKeyHeader,
     ) -> Response[MyFeedback]:
         key = _key(idempotency_key)
         item, replayed = await service.rate_answer(db, citizen.citizen_id, feedback_id, key, data.score)
@@ -200,6 +223,7 @@ class MyFeedbackController(Controller):
         summary="Dispute the answer (or the rejection): the Front reviews the item again",
         status_code=200,
         responses=problem_responses(404, 409),
+        opt={"replay_header": (200,)},
     )
     async def dispute(
         self,
@@ -208,7 +232,7 @@ class MyFeedbackController(Controller):
         feedback_id: IdPath,
         data: JSONBody[DisputeCreate],
         state: State,
-        idempotency_key: IdempotencyKeyHeader = None,
+        idempotency_key: IdempotencyKeyHeader,
     ) -> Response[MyFeedback]:
         key = _key(idempotency_key)
         item, replayed = await service.dispute_feedback(

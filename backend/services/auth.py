@@ -95,6 +95,20 @@ async def open_session(
     )
 
 
+TOOL_SESSION_SQL = """
+insert into staff_sessions (user_id, refresh_hash, expires_at, user_agent)
+values ($1, $2, now() + make_interval(secs => $3), 'tool')
+returning family_id
+"""
+
+
+async def tool_access_token(conn: Any, secret: str, user_id: int, ttl_seconds: int) -> str:
+    """An access token in a session of its own, for tools that act as a staff member without
+    a password (benchmarks, tests): staff tokens are only good inside a live session."""
+    family_id = await conn.fetchval(TOOL_SESSION_SQL, user_id, digest(new_secret()), ttl_seconds)
+    return issue_token(secret, f"user:{user_id}", "staff", ttl_seconds, session=str(family_id))[0]
+
+
 STAFF_USER_SQL = f"select u.id, u.username, u.display_name, {USER_ROLES_JSON} as roles from users u where u.id = $1"
 
 
