@@ -93,6 +93,8 @@ def create_app(settings: Settings) -> Litestar:
             drainers=RATING_DRAINERS,
             on_stored=app.state.evaluations.mark,
             acquire_timeout=settings.db_acquire_timeout,
+            # A rating request answers within the same bound as any other request.
+            deadline=settings.db_acquire_timeout + settings.db_command_timeout,
         )
         try:
             async with app.state.pool.acquire() as conn:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,8 +11,10 @@ import asyncpg
 import msgspec
 from litestar.datastructures import State
 
-from backend.db_faults import is_database_fault
+from backend.db_faults import DatabaseUnreachable, is_database_fault
 from backend.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # Statement bound of pools that run batch jobs (the worker): sweeps and rebuilds over big
 # tables are slower than any request, but a stalled server must still not hold them forever.
@@ -79,16 +82,30 @@ async def pooled(pool: asyncpg.Pool, wait: float) -> AsyncIterator[asyncpg.Conne
     When the database fails under it, the connection is dropped at once rather than given
     back: a graceful release would first wait for the cancel of a stalled statement and
     then send a reset to a server that may not answer."""
-    async with pool.acquire(timeout=wait) as conn:
-        try:
-            yield conn
-        except BaseException as exc:
-            if is_database_fault(exc):
-                # asyncpg gives a connection it saw die back to the pool by itself; the proxy
-                # then refuses every call, terminate() included.
-                with contextlib.suppress(asyncpg.InterfaceError):
-                    conn.terminate()
+    try:
+        conn = await pool.acquire(timeout=wait)
+    except OSError as exc:
+        if isinstance(exc, ConnectionError | TimeoutError):
             raise
+        raise DatabaseUnreachable(exc.errno, f"cannot connect to PostgreSQL: {exc}") from exc
+    try:
+        yield conn
+    except BaseException as exc:
+        if is_database_fault(exc):
+            # asyncpg gives a connection it saw die back to the pool by itself; the proxy
+            # then refuses every call, terminate() included.
+            with contextlib.suppress(asyncpg.InterfaceError):
+                conn.terminate()
+        raise
+    finally:
+        try:
+            await pool.release(conn)
+        except Exception as exc:
+            # The reset on release met a dead connection (asyncpg has dropped it). What the
+            # block did stands: a COMMIT that returned is durable, so no error is made of it.
+            if not is_database_fault(exc):
+                raise
+            log.warning("pooled connection dropped on release: %s: %s", type(exc).__name__, exc)
 
 
 @asynccontextmanager

@@ -32,12 +32,22 @@ _CLOSED_TEXTS = ("connection is closed", "connection was closed", "pool is closi
 _NETWORK_ERRNOS = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN, errno.ETIMEDOUT, errno.ECONNREFUSED}
 
 
+class DatabaseUnreachable(ConnectionError):
+    """Opening a connection failed at the socket: refused, reset, or no socket file (a
+    server on a Unix socket removes it while it restarts). Raised by backend.db.pooled so
+    that such an OSError is told apart from, say, a missing attachment file."""
+
+
 def _is_fault(exc: BaseException) -> bool:
     if isinstance(exc, asyncpg.PostgresError):
         sqlstate = getattr(exc, "sqlstate", None) or ""
         return sqlstate.startswith(FAULT_SQLSTATES)
     if isinstance(exc, asyncpg.InterfaceError):
         return any(text in str(exc) for text in _CLOSED_TEXTS)
+    if isinstance(exc, asyncpg.exceptions.InternalClientError):
+        # The protocol met a message it did not expect, as when the server ends the session
+        # between statements (a fast shutdown): the connection is unusable, not the query wrong.
+        return True
     # TimeoutError (asyncio's too): a pool acquire, a connect or a statement waited its bound.
     if isinstance(exc, TimeoutError | ConnectionError):
         return True

@@ -41,9 +41,13 @@ class GroupWriter(Generic[I, O]):
         drainers: int = 2,
         transaction: bool = True,
         acquire_timeout: float = DEFAULT_ACQUIRE_TIMEOUT,
+        deadline: float | None = None,
     ) -> None:
         self._pool = pool
         self._acquire_timeout = acquire_timeout
+        # Seconds a caller waits for its outcome, queueing included: behind a batch stalled
+        # on the database a caller would otherwise wait for that batch and then its own.
+        self._deadline = deadline
         self._write = write
         self._max_batch = max_batch
         self._drainers = drainers
@@ -62,9 +66,17 @@ class GroupWriter(Generic[I, O]):
             task = loop.create_task(self._drain())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        if len(futures) == 1:
-            return [await futures[0]]
-        return list(await asyncio.gather(*futures))
+        try:
+            async with asyncio.timeout(self._deadline):
+                if len(futures) == 1:
+                    return [await futures[0]]
+                return list(await asyncio.gather(*futures))
+        except TimeoutError:
+            # The futures are cancelled with the wait: items still queued are dropped, and a
+            # batch in flight that commits after all is found by the caller's retry (same
+            # Idempotency-Key), so this answer acknowledges nothing.
+            log.warning("group write of %d items waited over %.1f s: database unavailable", len(items), self._deadline)
+            raise database_unavailable() from None
 
     async def close(self) -> None:
         """Let the batches in flight finish (at shutdown)."""
@@ -76,7 +88,9 @@ class GroupWriter(Generic[I, O]):
             while self._queue:
                 batch = self._queue[: self._max_batch]
                 del self._queue[: self._max_batch]
-                await self._flush(batch)
+                batch = [(item, future) for item, future in batch if not future.done()]  # callers gone
+                if batch:
+                    await self._flush(batch)
         finally:
             self._active -= 1
 

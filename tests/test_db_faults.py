@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 from asyncpg import exceptions as pg
 
-from backend.db_faults import is_database_fault
+from backend.db_faults import DatabaseUnreachable, is_database_fault
 
 
 def chained(outer: BaseException, cause: BaseException) -> BaseException:
@@ -31,10 +31,12 @@ FAULTS = [
     pg.QueryCanceledError("canceling statement due to statement timeout"),  # 57014
     asyncpg.InterfaceError("cannot call Connection.fetch(): connection is closed"),
     asyncpg.InterfaceError("pool is closing"),
+    pg.InternalClientError("cannot switch to state 15; another operation (2) is in progress"),  # server hung up
     TimeoutError(),  # a pool acquire, a connect or a statement waited its bound (asyncio.TimeoutError too)
     ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"),
     ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"),
     BrokenPipeError(errno.EPIPE, "Broken pipe"),
+    DatabaseUnreachable(errno.ENOENT, "cannot connect to PostgreSQL: no socket file"),  # restarting
     OSError(errno.EHOSTUNREACH, "No route to host"),
     OSError(errno.ENETUNREACH, "Network is unreachable"),
     # A second error raised while cleaning up after the fault still counts as the fault.

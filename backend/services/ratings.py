@@ -479,6 +479,7 @@ def rating_writer(
     drainers: int = 2,
     on_stored: Callable[[set[str]], None] | None = None,
     acquire_timeout: float = 2.0,
+    deadline: float | None = None,
 ) -> GroupWriter[RatingRequest, RatingOutcome]:
     """The per-process writer that stores concurrent requests' ratings together;
     `on_stored` hears which communes got new ratings once they are committed."""
@@ -495,4 +496,6 @@ def rating_writer(
     # No enclosing transaction: each round's single INSERT commits its rows atomically,
     # and nothing else needs to change with them; BEGIN and COMMIT would be two more round
     # trips per batch on the hot path.
-    return GroupWriter(pool, write, drainers=drainers, transaction=False, acquire_timeout=acquire_timeout)
+    return GroupWriter(
+        pool, write, drainers=drainers, transaction=False, acquire_timeout=acquire_timeout, deadline=deadline
+    )
