@@ -11,9 +11,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import pytest
 from litestar.testing import AsyncTestClient
 
-from backend.services.evaluator import evaluate
+from backend.services import indicators
+from backend.services.evaluator import SWEEP_SQL, evaluate
 from backend.services.feedback_deadlines import check_deadlines
 from backend.settings import Settings
 from backend.windows import local_day
@@ -26,6 +28,27 @@ from tests.test_front_queue import front_user, service_of
 
 RESTRICTED = ("official.badinh", "official2.badinh", "chair.badinh")
 FULL = ("front.badinh", "frontsup.badinh", "front.hanoi", "admin.hanoi", "sysadmin")
+
+
+@pytest.mark.parametrize(
+    ("name", "sql"),
+    [(f"sums-{kind}", sql) for (kind, full), sql in indicators.SUMS_SQL.items() if not full]
+    + [(f"breakdown-{by}", sql) for (by, full), sql in indicators.BREAKDOWN_SQL.items() if not full]
+    + [("evaluator", SWEEP_SQL)],
+)
+def test_every_statement_a_chair_reads_counts_the_authority_view(name: str, sql: str) -> None:
+    # Pure: the statements behind the chair's figures never count open or protected items.
+    assert indicators.OPEN_FEEDBACK not in sql and "status in ('received', 'triaged'" not in sql, name
+    if "from feedback " in sql or "from feedback\n" in sql:
+        assert "not protected" in sql, name
+    if "feedback_rollups_daily" in sql and "where false" not in sql:
+        assert "not protected" in sql or "not a.protected" in sql, name
+
+
+def test_the_front_and_province_view_counts_every_open_item() -> None:
+    for (kind, full), sql in indicators.SUMS_SQL.items():
+        if full:
+            assert indicators.OPEN_FEEDBACK in sql and "not protected" not in sql, kind
 
 
 def _figures_to_read(official: int, service: int) -> list[tuple[str, dict[str, Any]]]:
