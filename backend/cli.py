@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from backend import migrations
+from backend import bootstrap, migrations
 from backend.db import connect
 from backend.embedded import EmbeddedServerError, servers_for
 from backend.log import configure_logging
@@ -251,6 +251,10 @@ COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], int], str]] =
     "photos": (cmd_photos, "re-encode stored photos from their pixels, dropping any metadata (photos scrub)"),
     "openapi": (cmd_openapi, "write the OpenAPI document (--check: fail if the file differs)"),
     "settings": (cmd_settings, "print the environment variables as a Markdown table"),
+    "create-admin": (
+        bootstrap.cmd_create_admin,
+        f"create the first system admin (password from {bootstrap.PASSWORD_ENV} or asked twice); --reset",
+    ),
 }
 
 
@@ -270,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
             sub.add_argument(
                 "--drop-unreadable", action="store_true", help="remove photos that do not decode (and their rows)"
             )
+        if name == "create-admin":
+            bootstrap.add_arguments(sub)
         if name == "openapi":
             sub.add_argument("--output", default=str(OPENAPI_PATH))
             sub.add_argument("--check", action="store_true")
