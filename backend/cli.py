@@ -10,11 +10,12 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import msgspec
 
-from backend import bootstrap, migrations
+from backend import backup, bootstrap, migrations
 from backend.db import connect
 from backend.embedded import EmbeddedServerError, servers_for
 from backend.log import configure_logging
@@ -79,6 +80,19 @@ def cmd_rollups(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How every command runs uvicorn. proxy_headers off: uvicorn must not rewrite the
+    client from X-Forwarded-For; who the client is is decided once, by
+    backend.client_address with TRUSTED_PROXIES."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": False,
+        "proxy_headers": False,
+    }
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -88,9 +102,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     ensure_port_free(settings.host, settings.port)
     with servers_for(settings) as resolved:
         asyncio.run(prepare_database(resolved, reference=False, demo=False))
-        options = {"host": resolved.host, "port": resolved.port, "log_config": None, "access_log": False}
+        options = uvicorn_options(resolved)
         if resolved.api_workers == 1:
-            uvicorn.run(create_app(resolved), **options)  # type: ignore[arg-type]
+            uvicorn.run(create_app(resolved), **options)
         else:
             # Worker processes build their app from the environment: hand them the servers.
             os.environ.update(
@@ -100,7 +114,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                 FEEDBACK_KEYS=feedback_keys_env(resolved),
                 FINGERPRINT_KEYS=fingerprint_keys_env(resolved),
             )
-            uvicorn.run("backend.app:app_from_env", factory=True, workers=resolved.api_workers, **options)  # type: ignore[arg-type]
+            uvicorn.run("backend.app:app_from_env", factory=True, workers=resolved.api_workers, **options)
     return 0
 
 
@@ -128,9 +142,7 @@ async def _run_api_and_worker(settings: Settings) -> None:
     from backend.app import create_app
     from backend.worker_runner import keep_running
 
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
-    )
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), **uvicorn_options(settings)))
     # Restarted (with backoff, logged) whenever it ends: the API would otherwise go on
     # answering with no sweep, relay or push behind it.
     worker_task = asyncio.create_task(keep_running(settings))
@@ -243,6 +255,10 @@ COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], int], str]] =
         bootstrap.cmd_create_admin,
         f"create the first system admin (password from {bootstrap.PASSWORD_ENV} or asked twice); --reset",
     ),
+    "restore-check": (
+        backup.cmd_restore_check,
+        "restore a pg_dump into a new database and check it (migrations, row counts, sample queries)",
+    ),
 }
 
 
@@ -264,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         if name == "create-admin":
             bootstrap.add_arguments(sub)
+        if name == "restore-check":
+            backup.add_arguments(sub)
         if name == "openapi":
             sub.add_argument("--output", default=str(OPENAPI_PATH))
             sub.add_argument("--check", action="store_true")
