@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from backend import migrations
+from backend import bootstrap, migrations
 from backend.db import connect
 from backend.embedded import EmbeddedServerError, servers_for
 from backend.lifecycle import STOP_SIGNALS, Stopped, hangup_as_terminate, ignore_stop_signals, install_stop_handlers
@@ -82,6 +82,19 @@ def cmd_rollups(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How every command runs uvicorn. proxy_headers off: uvicorn must not rewrite the
+    client from X-Forwarded-For; who the client is is decided once, by
+    backend.client_address with TRUSTED_PROXIES."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": False,
+        "proxy_headers": False,
+    }
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -91,9 +104,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     ensure_port_free(settings.host, settings.port)
     with servers_for(settings) as resolved:
         asyncio.run(prepare_database(resolved, reference=False, demo=False))
-        options = {"host": resolved.host, "port": resolved.port, "log_config": None, "access_log": False}
+        options = uvicorn_options(resolved)
         if resolved.api_workers == 1:
-            server = uvicorn.Server(uvicorn.Config(create_app(resolved), **options))  # type: ignore[arg-type]
+            server = uvicorn.Server(uvicorn.Config(create_app(resolved), **options))
             with hangup_as_terminate():
                 server.run()
         else:
@@ -106,7 +119,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                 FINGERPRINT_KEYS=fingerprint_keys_env(resolved),
             )
             _run_api_processes(
-                uvicorn.Config("backend.app:app_from_env", factory=True, workers=resolved.api_workers, **options)  # type: ignore[arg-type]
+                uvicorn.Config("backend.app:app_from_env", factory=True, workers=resolved.api_workers, **options)
             )
     return 0
 
@@ -155,9 +168,7 @@ async def _run_api_and_worker(settings: Settings) -> None:
     from backend.app import create_app
     from backend.worker_runner import keep_running
 
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
-    )
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), **uvicorn_options(settings)))
     # Restarted (with backoff, logged) whenever it ends: the API would otherwise go on
     # answering with no sweep, relay or push behind it.
     worker_task = asyncio.create_task(keep_running(settings))
@@ -292,6 +303,10 @@ COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], int], str]] =
     "photos": (cmd_photos, "re-encode stored photos from their pixels, dropping any metadata (photos scrub)"),
     "openapi": (cmd_openapi, "write the OpenAPI document (--check: fail if the file differs)"),
     "settings": (cmd_settings, "print the environment variables as a Markdown table"),
+    "create-admin": (
+        bootstrap.cmd_create_admin,
+        f"create the first system admin (password from {bootstrap.PASSWORD_ENV} or asked twice); --reset",
+    ),
 }
 
 
@@ -311,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
             sub.add_argument(
                 "--drop-unreadable", action="store_true", help="remove photos that do not decode (and their rows)"
             )
+        if name == "create-admin":
+            bootstrap.add_arguments(sub)
         if name == "openapi":
             sub.add_argument("--output", default=str(OPENAPI_PATH))
             sub.add_argument("--check", action="store_true")

@@ -140,6 +140,18 @@ def working_days_between(start: datetime, end: datetime) -> int:
     return count
 
 
+def working_day_index(first: date, last: date) -> list[int]:
+    """Cumulative working days from ``first`` through ``last``, one element per day (``first``'s
+    own count first): working days taken between two days d1 < d2 is index[d2] − index[d1],
+    the same count as working_days_between. The SQL reads it as an array."""
+    out, total, day = [], 0, first
+    while day <= last:
+        total += is_working_day(day)
+        out.append(total)
+        day += timedelta(days=1)
+    return out
+
+
 # ---------------------------------------------------------------- component maths
 
 

@@ -52,7 +52,7 @@ from backend.app import create_app
 from backend.cli import prepare_database
 from backend.db import connect, create_pool
 from backend.embedded import with_database
-from backend.security import issue_token
+from backend.services.auth import tool_access_token
 from backend.services.scorecard_compute import compute_provinces
 from backend.services.scorecard_jobs import refresh_provinces
 from backend.settings import Settings
@@ -76,6 +76,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--reads", type=int, help="reads of each kind (default 1000, quick 200)")
     add("--quick", action="store_true", help="300 communes, fewer reads")
     add("--strict", action="store_true", help="exit 1 when a target is missed")
+    add("--keep", action="store_true", help="keep the database afterwards (to look at plans)")
     args = parser.parse_args(argv)
     if args.communes is None:
         args.communes = 300 if args.quick else 100_000
@@ -333,12 +334,17 @@ async def run(args: argparse.Namespace, backing: Backing) -> int:
                 refresh_s.append(time.perf_counter() - began)
             async with pool.acquire() as c:
                 ids = [r["id"] for r in await c.fetch("select id from scorecards")]
-                communes = [r["commune_code"] for r in await c.fetch("select code as commune_code from bench_communes")]
+                token = await tool_access_token(c, JWT_SECRET, admin_id, 3600)
+                communes = [
+                    r["commune_code"]
+                    for r in await c.fetch(
+                        "select distinct commune_code from scorecards where subject_kind = 'official'"
+                    )
+                ]
         finally:
             await pool.close()
 
         rng = random.Random(13)
-        token = issue_token(JWT_SECRET, f"user:{admin_id}", "staff", 3600)[0]
         headers = {"authorization": f"Bearer {token}"}
         async with AsyncTestClient(app=create_app(settings)) as client:
             card_paths = [f"/v1/scorecards/{rng.choice(ids)}" for _ in range(args.reads)]
@@ -349,11 +355,12 @@ async def run(args: argparse.Namespace, backing: Backing) -> int:
             card_ms = await time_reads(client, headers, card_paths)
             list_ms = await time_reads(client, headers, list_paths)
     finally:
-        admin = await asyncpg.connect(backing.admin_url)
-        try:
-            await admin.execute(f"drop database if exists {DATABASE} with (force)")
-        finally:
-            await admin.close()
+        if not args.keep:
+            admin = await asyncpg.connect(backing.admin_url)
+            try:
+                await admin.execute(f"drop database if exists {DATABASE} with (force)")
+            finally:
+                await admin.close()
 
     def ms(values: list[float]) -> str:
         return (

@@ -11,19 +11,44 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import pytest
 from litestar.testing import AsyncTestClient
 
-from backend.services.evaluator import evaluate
+from backend.services import indicators
+from backend.services.evaluator import SWEEP_SQL, evaluate
 from backend.services.feedback_deadlines import check_deadlines
-from backend.services.notifications import _row, _Target, push_message
+from backend.settings import Settings
 from backend.windows import local_day
 from tests.conftest import TokenFor
+from tests.fcm_server import FakeFcm
+from tests.test_alerts import register_device, run_worker
 from tests.test_feedback_citizen import feedback, new_citizen, submit
 from tests.test_feedback_workflow import act
 from tests.test_front_queue import front_user, service_of
 
 RESTRICTED = ("official.badinh", "official2.badinh", "chair.badinh")
 FULL = ("front.badinh", "frontsup.badinh", "front.hanoi", "admin.hanoi", "sysadmin")
+
+
+@pytest.mark.parametrize(
+    ("name", "sql"),
+    [(f"sums-{kind}", sql) for (kind, full), sql in indicators.SUMS_SQL.items() if not full]
+    + [(f"breakdown-{by}", sql) for (by, full), sql in indicators.BREAKDOWN_SQL.items() if not full]
+    + [("evaluator", SWEEP_SQL)],
+)
+def test_every_statement_a_chair_reads_counts_the_authority_view(name: str, sql: str) -> None:
+    # Pure: the statements behind the chair's figures never count open or protected items.
+    assert indicators.OPEN_FEEDBACK not in sql and "status in ('received', 'triaged'" not in sql, name
+    if "from feedback " in sql or "from feedback\n" in sql:
+        assert "not protected" in sql, name
+    if "feedback_rollups_daily" in sql and "where false" not in sql:
+        assert "not protected" in sql or "not a.protected" in sql, name
+
+
+def test_the_front_and_province_view_counts_every_open_item() -> None:
+    for (kind, full), sql in indicators.SUMS_SQL.items():
+        if full:
+            assert indicators.OPEN_FEEDBACK in sql and "not protected" not in sql, kind
 
 
 def _figures_to_read(official: int, service: int) -> list[tuple[str, dict[str, Any]]]:
@@ -86,7 +111,11 @@ async def _assigned(client: AsyncTestClient[Any], headers: dict[str, str]) -> li
 
 
 async def test_a_report_of_wrongdoing_moves_no_figure_the_official_concerned_or_the_chair_reads(
-    client: AsyncTestClient[Any], db: asyncpg.Connection, headers_for: TokenFor
+    client: AsyncTestClient[Any],
+    db: asyncpg.Connection,
+    headers_for: TokenFor,
+    fcm_settings: Settings,
+    fcm_server: FakeFcm,
 ) -> None:
     concerned = int(
         await db.fetchval(
@@ -121,6 +150,7 @@ async def test_a_report_of_wrongdoing_moves_no_figure_the_official_concerned_or_
     )
     assert rule.status_code == 201, rule.text
 
+    chair_fid = await register_device(client, await headers_for("chair.badinh"))
     figures = _figures_to_read(concerned, service)
     before = await _snapshot(client, headers_for, figures)
     reporter, bystander = await new_citizen(client), await new_citizen(client)
@@ -183,27 +213,18 @@ async def test_a_report_of_wrongdoing_moves_no_figure_the_official_concerned_or_
     [copy] = await _assigned(client, await headers_for("chair.badinh"))
     assert copy["id"] == forward["id"] and "0912345678" not in copy["body"]
     assert "feedback_id" not in copy and "reference" not in copy
-    # Its push names the forward; the item's id is in neither the row nor the message.
+    # Its push names the forward: delivered through firebase-admin to the chair's phone, the
+    # item's id is in neither the outbox row nor the message.
     chair_id = await db.fetchval("select id from users where username = 'chair.badinh'")
     pushed = await db.fetchrow(
-        "select o.id, o.kind, o.alert_id, o.feedback_id, o.forward_id, o.title_vi, o.body_vi, o.title_en, o.body_en, "
-        "o.data, o.critical, o.attempts, o.user_id from notification_outbox o where o.kind = 'feedback_assigned'"
+        "select user_id, feedback_id, forward_id from notification_outbox where kind = 'feedback_assigned'"
     )
     assert pushed["user_id"] == chair_id and pushed["feedback_id"] is None and pushed["forward_id"] == forward["id"]
-    message = push_message(
-        _row({k: v for k, v in pushed.items() if k != "user_id"}),
-        _Target(
-            outbox_id=pushed["id"],
-            device_id=1,
-            fid="fid",
-            registration_token=None,
-            locale="vi",
-            quiet_start=datetime.min.time(),
-            quiet_end=datetime.min.time(),
-        ),
-    )
-    assert message.data["forward_id"] == str(forward["id"]) and "feedback_id" not in message.data
-    assert message.collapse_id == f"forward-{forward['id']}"
+    await run_worker(fcm_settings)
+    (message,) = [m for m in fcm_server.sent_to(chair_fid) if m["data"]["kind"] == "feedback_assigned"]
+    assert message["data"]["forward_id"] == str(forward["id"]) and "feedback_id" not in message["data"]
+    assert message["data"]["link"] == f"communepulse://assigned-feedback/{forward['id']}"
+    assert message["apns"]["headers"]["apns-collapse-id"] == f"forward-{forward['id']}"
 
     # Overdue: the chair is reminded about the forward; the overdue count moves for the Front only.
     await db.execute("update feedback_forwards set due_at = now() - interval '2 hours' where id = $1", forward["id"])

@@ -4,6 +4,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
+import pytest
+
+from backend.api.contract import closed_structs, integer_bounds
 from backend.auth import STAFF_ROLES
 from backend.cli import openapi_document, render_openapi
 
@@ -125,7 +129,7 @@ def test_every_request_body_is_closed_and_optional_bodies_are_not_required() -> 
             assert body["required"] is not nullable, (method, path)
 
 
-def test_integer_bounds_are_integers_within_int64() -> None:
+def testinteger_bounds_are_integers_within_int64() -> None:
     bad: list[str] = []
 
     def walk(node: Any, where: str) -> None:
@@ -168,3 +172,51 @@ def test_replays_csv_and_the_feedback_form_are_described() -> None:
     report = paths["/v1/front/reports/monthly"]["get"]["responses"]["200"]["content"]  # type: ignore[index]
     assert report["text/csv"]["schema"] == {"type": "string"}
     assert report["application/json"]["schema"] == {"$ref": "#/components/schemas/MonthlyReport"}
+
+
+def test_every_success_answer_describes_its_content() -> None:
+    """A generated client must know what it gets: no empty schema (a handler returning
+    `Response[A] | Response[B]` rendered as `{}` and the CSV report crashed clients)."""
+    for method, path, operation in _operations(openapi_document()):  # type: ignore[arg-type]
+        for status, response in operation["responses"].items():
+            for media_type, content in response.get("content", {}).items():
+                assert content.get("schema"), (method, path, status, media_type)
+
+
+@pytest.mark.parametrize(
+    ("schema", "expected"),
+    [
+        ({"type": "integer", "minimum": 1.0, "maximum": 9.223372036854776e18}, {"minimum": 1, "maximum": INT64_MAX}),
+        ({"type": "integer", "exclusiveMinimum": -9.3e18}, {"exclusiveMinimum": -(2**63)}),
+        ({"type": ["integer", "null"], "maximum": 5.0}, {"maximum": 5}),
+        ({"type": "number", "maximum": 5.5}, {"maximum": 5.5}),  # not an integer: untouched
+        ({"type": "integer", "maximum": 200}, {"maximum": 200}),
+    ],
+)
+def testinteger_bounds_rule(schema: dict[str, Any], expected: dict[str, Any]) -> None:
+    document = {"paths": {"/x": {"get": {"parameters": [{"schema": dict(schema)}]}}}}
+    integer_bounds(document)
+    fixed = document["paths"]["/x"]["get"]["parameters"][0]["schema"]  # type: ignore[index]
+    for key, value in expected.items():
+        assert fixed[key] == value and type(fixed[key]) is type(value), (key, fixed[key])
+
+
+class _Inner(msgspec.Struct, forbid_unknown_fields=True):
+    x: int
+
+
+class _Open(msgspec.Struct):
+    inner: list[_Inner]
+
+
+class _Outer(msgspec.Struct, forbid_unknown_fields=True):
+    open: _Open | None
+    by_name: dict[str, _Inner]
+
+
+def test_closed_structs_rule() -> None:
+    # Closed at any depth, through lists, dicts and optionals; a struct that accepts unknown
+    # fields is not declared closed.
+    assert closed_structs([_Outer]) == {"_Outer", "_Inner"}
+    assert closed_structs([_Open]) == {"_Inner"}
+    assert closed_structs([bytes, dict]) == set()

@@ -3,7 +3,7 @@ beside it (z = 1.96, z² = 3.8415), not copied from the code's output."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -25,6 +25,7 @@ from backend.scorecard_rules import (
     progress_component,
     rank_intervals,
     rate_component,
+    working_day_index,
     working_days_between,
 )
 
@@ -222,3 +223,14 @@ def test_parse_weights() -> None:
     for bad in ("speed=10", "progress=x", "progress=-1", "progress=0", "progress=1,progress=2", "progress"):
         with pytest.raises(ValueError):
             parse_weights(bad)
+
+
+def test_working_day_index_agrees_with_counting() -> None:
+    # Mon 31 Aug .. Mon 7 Sep 2026: 1-2 Sep National Day, 5-6 Sep weekend →
+    # working: 31 Aug, 3, 4, 7 Sep → cumulative 1,1,1,2,3,3,3,4
+    index = working_day_index(date(2026, 8, 31), date(2026, 9, 7))
+    assert index == [1, 1, 1, 2, 3, 3, 3, 4]
+    start = datetime(2026, 8, 31, 2, tzinfo=UTC)
+    for i in range(8):
+        end = datetime.combine(date(2026, 8, 31) + timedelta(days=i), datetime.min.time(), tzinfo=UTC).replace(hour=2)
+        assert index[i] - index[0] == working_days_between(start, end)

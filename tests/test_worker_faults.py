@@ -115,8 +115,7 @@ class WorkerProcess:
 
     def start(self) -> None:
         s = self.settings
-        env = {
-            **os.environ,
+        ours = {
             "DATABASE_URL": s.database_url or "",
             "REDIS_URL": s.redis_url or "",
             "REDIS_KEY_PREFIX": s.redis_key_prefix,
@@ -129,6 +128,11 @@ class WorkerProcess:
             "DATA_DIR": s.data_dir,
             "DB_POOL_SIZE": "5",
         }
+        # A variable set to nothing is refused: leave out what these settings do not have.
+        env = {**os.environ, **{name: value for name, value in ours.items() if value}}
+        for name, value in ours.items():
+            if not value:
+                env.pop(name, None)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "backend", "worker"], cwd=ROOT, env=env, stdout=log, stderr=log
@@ -375,3 +379,22 @@ async def test_a_worker_killed_mid_fan_out_repeats_only_the_sends_in_flight(
         f"killed after {accepted_at_kill} accepted sends; {repeated} repeated; all reached {took:.1f} s after restart"
     )
     assert second.terminate() == 0, second.log()
+
+
+async def test_sigterm_stops_a_worker_waiting_for_redis_at_once(
+    settings: Settings,
+    db: asyncpg.Connection,
+    worker_process: list[WorkerProcess],
+    tmp_path: Path,
+    unused_tcp_port: int,
+) -> None:
+    down = msgspec.structs.replace(settings, redis_url=f"redis://127.0.0.1:{unused_tcp_port}/0")
+    worker = WorkerProcess(down, tmp_path / "worker.log")
+    worker_process.append(worker)
+    worker.start()
+    await wait_for(lambda: heartbeat_exists(db), 30, "first heartbeat", worker)
+    assert (await heartbeat(db))["redis_connected"] is False  # type: ignore[index]
+    stopping = time.monotonic()
+    assert worker.terminate(timeout=10) == 0, worker.log()
+    assert time.monotonic() - stopping < 5
+    assert await heartbeat(db) is None

@@ -28,6 +28,7 @@ from backend.services.notifications import LEASE_SECONDS, deliver_due, queue_not
 from backend.settings import Settings
 from backend.worker_runner import RECONNECT_CAP_SECONDS, keep_running, reconnect_delay
 from tests.fcm_server import FakeFcm
+from tests.test_health import METRICS_TOKEN
 from tests.test_push import NO_QUIET_HOURS, add_device, alert_push, make_alert, user_id
 
 
@@ -124,8 +125,11 @@ async def test_metrics_show_the_outbox_backlog_and_the_workers_last_runs(
         "next_attempt_at = now() - interval '2 minutes', not_before = now() - interval '2 minutes' where id = $1",
         ids[0],
     )
-    async with AsyncTestClient(app=create_app(settings)) as client:
-        text = (await client.get("/metrics")).text
+    scraper = {"authorization": f"Bearer {METRICS_TOKEN}"}  # /metrics is not public
+    async with AsyncTestClient(
+        app=create_app(msgspec.structs.replace(settings, metrics_token=METRICS_TOKEN))
+    ) as client:
+        text = (await client.get("/metrics", headers=scraper)).text
         assert gauge(text, "commune_pulse_outbox_pending") == 3
         assert gauge(text, "commune_pulse_outbox_due") == 3
         assert 119 <= gauge(text, "commune_pulse_outbox_oldest_pending_age_seconds") <= 125
@@ -140,7 +144,7 @@ async def test_metrics_show_the_outbox_backlog_and_the_workers_last_runs(
         assert report.sent == 3
         await beat.mark("relay")
         await beat.mark("sweep")
-        text = (await client.get("/metrics")).text
+        text = (await client.get("/metrics", headers=scraper)).text
         now = datetime.now(UTC).timestamp()
         assert gauge(text, "commune_pulse_outbox_pending") == 0
         assert gauge(text, "commune_pulse_outbox_oldest_due_wait_seconds") == 0
@@ -225,13 +229,18 @@ async def test_a_round_that_stalls_past_its_lease_repeats_sends_but_never_finish
     alert, chair = await make_alert(db), await user_id(db)
     devices = [await add_device(db, chair, quiet=NO_QUIET_HOURS) for _ in range(3)]
     (row,) = await queue_notifications(db, [alert_push(alert, chair)])
-    fcm_server.delay = 1.0
+    fcm_server.delay = 3.0
     provider = create_push_provider(fcm_settings)
     rival = LogPush()
     try:
         stalled = asyncio.create_task(deliver_due(pool, provider))
-        await asyncio.sleep(0.7)  # past the lease, the send still in flight
-        taken = await deliver_due(pool, rival)
+        await claimed(db, row)
+        for _ in range(25):  # past the lease, the sends still in flight, another worker takes it
+            await asyncio.sleep(0.1)
+            taken = await deliver_due(pool, rival)
+            if taken.rows:
+                break
+        assert not stalled.done()
         assert (taken.rows, taken.sent, taken.finished) == (1, 3, 1)
         late = await stalled
     finally:
@@ -268,6 +277,7 @@ async def test_a_lease_is_renewed_while_a_slow_fan_out_works(
     rival = LogPush()
     try:
         first = asyncio.create_task(deliver_due(pool, provider))
+        await claimed(db, row)
         for _ in range(8):  # a second worker keeps trying to take the row meanwhile
             await asyncio.sleep(0.3)
             await deliver_due(pool, rival)
@@ -276,6 +286,15 @@ async def test_a_lease_is_renewed_while_a_slow_fan_out_works(
         await provider.close()
     assert report.sent == 4 and list(rival.sent) == []
     assert await db.fetchval("select status from notification_outbox where id = $1", row) == "delivered"
+
+
+async def claimed(db: asyncpg.Connection, row: int) -> None:
+    """Wait until a round holds the row."""
+    for _ in range(100):
+        if await db.fetchval("select lease_token is not null from notification_outbox where id = $1", row):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the row was never claimed")
 
 
 def swap_text(path: Path, text: str) -> str:

@@ -142,7 +142,7 @@ def body_is_optional(handler: HTTPRouteHandler) -> bool:
     return data is not None and data.has_default
 
 
-def _integer_bounds(node: Any) -> None:
+def integer_bounds(node: Any) -> None:
     """Integer bounds as integers within int64, wherever they are in the document."""
     if isinstance(node, dict):
         kind = node.get("type")
@@ -152,10 +152,10 @@ def _integer_bounds(node: Any) -> None:
                 if isinstance(value, float) and not isinstance(value, bool):
                     node[key] = max(INT64_MIN, min(INT64_MAX, int(value)))
         for value in node.values():
-            _integer_bounds(value)
+            integer_bounds(value)
     elif isinstance(node, list):
         for value in node:
-            _integer_bounds(value)
+            integer_bounds(value)
 
 
 def _payload_type(annotation: Any) -> Any:
@@ -249,7 +249,7 @@ def finish_document(app: Litestar, document: dict[str, Any]) -> dict[str, Any]:
             schema["additionalProperties"] = False
         elif schema.get("additionalProperties") is False:
             del schema["additionalProperties"]
-    _integer_bounds(document)
+    integer_bounds(document)
     return document
 
 

@@ -34,7 +34,6 @@ from backend import scorecard_rules as rules
 from backend.errors import AppError
 from backend.indicators import DIMENSIONS
 from backend.settings import Settings
-from backend.workdays import HOLIDAYS
 from schemas.scorecards import (
     Component,
     CompositeScore,
@@ -49,80 +48,59 @@ from schemas.scorecards import (
 # receipts count from this day (a dossier open for more than 400 days is late whatever it took).
 CALENDAR_BACK = timedelta(days=400)
 
-# Per (commune, official or 0, procedure): dossier facts of the period.
+# Per (commune, official or 0, procedure): dossier facts of the period, in one pass over the
+# dossiers completed, due or received in it. $5 is the cumulative count of working days from
+# $6 on ($5[1] is $6's), so working days taken are a difference of two array elements.
 DOSSIER_FACTS_SQL = """
-with cal as (
-    select g::date as day,
-           count(*) filter (where (extract(isodow from g) < 6 and g::date <> all($5::date[]))
-                                  or g::date = any($6::date[])) over (order by g) as cum
-    from generate_series($7::date, $8::date, interval '1 day') g
-),
-svc as (
+with svc as (
     select cs.id, cs.commune_code, cs.procedure_code, p.statutory_days, p.days_kind
     from commune_services cs
     join communes c on c.code = cs.commune_code
     join procedures p on p.code = cs.procedure_code
     where c.province_code = any($1::text[])
 ),
-done as (
-    select s.commune_code, s.procedure_code,
+base as (
+    select s.commune_code, s.procedure_code, s.statutory_days, s.days_kind, d.status, d.received_at, d.due_at,
+           d.completed_at, d.channel,
            coalesce(d.handling_official_id, a.official_id) as official_id,
-           s.statutory_days,
-           case when s.days_kind = 'calendar'
-                then (d.completed_at at time zone 'Asia/Ho_Chi_Minh')::date
-                     - (d.received_at at time zone 'Asia/Ho_Chi_Minh')::date
-                else ce.cum - coalesce(cr.cum, 0) end as taken
+           (d.completed_at >= $2 and d.completed_at < $3) as done,
+           (d.due_at >= $2 and d.due_at < $3 and d.status <> 'cancelled') as due,
+           (d.received_at >= $2 and d.received_at < $3 and d.status <> 'cancelled') as recv,
+           (d.received_at at time zone 'Asia/Ho_Chi_Minh')::date as received_day,
+           (d.completed_at at time zone 'Asia/Ho_Chi_Minh')::date as completed_day
     from svc s
-    join dossiers d on d.commune_service_id = s.id and d.completed_at >= $2 and d.completed_at < $3
-    -- lower(valid) lets the (service, lower(valid)) index serve the lookup; @> decides.
-    left join assignments a on a.commune_service_id = d.commune_service_id and lower(a.valid) <= d.completed_at
-                           and a.valid @> d.completed_at
-    left join cal cr on cr.day = (d.received_at at time zone 'Asia/Ho_Chi_Minh')::date
-    left join cal ce on ce.day = (d.completed_at at time zone 'Asia/Ho_Chi_Minh')::date
-),
-due as (
-    select s.commune_code, s.procedure_code,
-           coalesce(d.handling_official_id, a.official_id) as official_id,
-           (d.completed_at is not null and d.completed_at <= d.due_at) as on_time,
-           (coalesce(d.completed_at, $4) > d.due_at) as late
-    from svc s
-    join dossiers d on d.commune_service_id = s.id and d.due_at >= $2 and d.due_at < $3
+    join dossiers d on d.commune_service_id = s.id
+    -- Credited at completion (an open product: at its due time). lower(valid) lets the
+    -- (service, lower(valid)) index serve the lookup; @> decides.
     left join assignments a on a.commune_service_id = d.commune_service_id
-                           and lower(a.valid) <= coalesce(d.completed_at, d.due_at)
-                           and a.valid @> coalesce(d.completed_at, d.due_at)
-    where d.status <> 'cancelled'
-),
-recv as (
-    select s.commune_code, s.procedure_code, d.channel
-    from svc s
-    join dossiers d on d.commune_service_id = s.id and d.received_at >= $2 and d.received_at < $3
-    where d.status <> 'cancelled'
+                           and lower(a.valid) <= coalesce(d.completed_at, d.due_at, d.received_at)
+                           and a.valid @> coalesce(d.completed_at, d.due_at, d.received_at)
+    where (d.completed_at >= $2 and d.completed_at < $3) or (d.due_at >= $2 and d.due_at < $3)
+       or (d.received_at >= $2 and d.received_at < $3)
 ),
 facts as (
-    select commune_code, official_id, procedure_code, 1 as completed,
-           case when statutory_days is not null and taken is not null
-                then least(1.0, greatest(0.0, 2.0 - taken::float8 / statutory_days)) end as credit,
-           case when statutory_days is not null and taken is not null then taken end as taken,
-           statutory_days, 0 as on_time, 0 as late, 0 as received, 0 as online, 0 as channel_known
-    from done
-    union all
-    select commune_code, official_id, procedure_code, 0, null, null, null, on_time::int, late::int, 0, 0, 0
-    from due
-    union all
-    select commune_code, null, procedure_code, 0, null, null, null, 0, 0, 1, coalesce(channel = 'online', false)::int,
-           (channel is not null)::int
-    from recv
+    select b.*,
+           case when b.done and b.statutory_days is not null then
+                case when b.days_kind = 'calendar' then b.completed_day - b.received_day
+                     else ($5::int[])[b.completed_day - $6::date + 1]
+                          - coalesce(($5::int[])[greatest(b.received_day - $6::date + 1, 1)], 0) end end as taken
+    from base b
 )
 select commune_code, coalesce(official_id, 0) as official_id, procedure_code,
-       sum(completed)::int as completed, count(credit)::int as processed,
-       coalesce(sum(credit), 0)::float8 as credit_sum, coalesce(sum(credit * credit), 0)::float8 as credit_sq,
+       count(*) filter (where done)::int as completed, count(taken)::int as processed,
+       coalesce(sum(least(1.0, greatest(0.0, 2.0 - taken::float8 / statutory_days))), 0)::float8 as credit_sum,
+       coalesce(sum(least(1.0, greatest(0.0, 2.0 - taken::float8 / statutory_days)) ^ 2), 0)::float8 as credit_sq,
        coalesce(sum(taken), 0)::float8 as taken_sum,
-       coalesce(sum(statutory_days) filter (where credit is not null), 0)::float8 as statutory_sum,
-       sum(on_time)::int as on_time, sum(late)::int as late,
-       sum(received)::int as received, sum(online)::int as online, sum(channel_known)::int as channel_known
+       coalesce(sum(statutory_days) filter (where taken is not null), 0)::float8 as statutory_sum,
+       count(*) filter (where due and completed_at <= due_at)::int as on_time,
+       count(*) filter (where due and coalesce(completed_at, $4) > due_at)::int as late,
+       count(*) filter (where recv)::int as received,
+       count(*) filter (where recv and channel = 'online')::int as online,
+       count(*) filter (where recv and channel is not null)::int as channel_known
 from facts
 group by 1, 2, 3
 """
+
 
 # Verified ratings that count (quarantine null or released), per (commune, official or 0, procedure).
 RATING_FACTS_SQL = """
@@ -348,19 +326,13 @@ async def compute_provinces(
     One pass over the raw rows for all of them (the national computation is one call)."""
     start, end = period.start_utc, period.end_utc
     cal_from = period.start - CALENDAR_BACK
-    dossier_rows = await conn.fetch(
-        DOSSIER_FACTS_SQL,
-        provinces,
-        start,
-        end,
-        now,
-        sorted(HOLIDAYS.days_off),
-        sorted(HOLIDAYS.working_days),
-        cal_from,
-        period.end,
-    )
-    rating_rows = await conn.fetch(RATING_FACTS_SQL, provinces, start, end)
-    feedback_rows = await conn.fetch(FEEDBACK_FACTS_SQL, provinces, start, end, now)
+    cumulative = rules.working_day_index(cal_from, period.end)
+    async with conn.transaction():
+        # Sorts and hash aggregates over a nation's month stay in memory.
+        await conn.execute("set local work_mem = '64MB'")
+        dossier_rows = await conn.fetch(DOSSIER_FACTS_SQL, provinces, start, end, now, cumulative, cal_from)
+        rating_rows = await conn.fetch(RATING_FACTS_SQL, provinces, start, end)
+        feedback_rows = await conn.fetch(FEEDBACK_FACTS_SQL, provinces, start, end, now)
     province_of = {r["code"]: r["province_code"] for r in await conn.fetch(COMMUNES_SQL, provinces)}
 
     officials: dict[int, Sums] = defaultdict(Sums)
