@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from backend import bootstrap, migrations
+from backend import backup, bootstrap, migrations
 from backend.db import connect
 from backend.embedded import EmbeddedServerError, servers_for
 from backend.lifecycle import STOP_SIGNALS, Stopped, hangup_as_terminate, ignore_stop_signals, install_stop_handlers
@@ -307,6 +307,10 @@ COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], int], str]] =
         bootstrap.cmd_create_admin,
         f"create the first system admin (password from {bootstrap.PASSWORD_ENV} or asked twice); --reset",
     ),
+    "restore-check": (
+        backup.cmd_restore_check,
+        "restore a pg_dump into a new database and check it (migrations, row counts, sample queries)",
+    ),
 }
 
 
@@ -328,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         if name == "create-admin":
             bootstrap.add_arguments(sub)
+        if name == "restore-check":
+            backup.add_arguments(sub)
         if name == "openapi":
             sub.add_argument("--output", default=str(OPENAPI_PATH))
             sub.add_argument("--check", action="store_true")
