@@ -74,6 +74,7 @@ def create_app(settings: Settings) -> Litestar:
             settings.rating_window,
             drainers=RATING_DRAINERS,
             on_stored=app.state.evaluations.mark,
+            campaign=settings.campaign_thresholds(),
         )
         try:
             async with app.state.pool.acquire() as conn:
