@@ -3,29 +3,35 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
 from arq.connections import ArqRedis
-from litestar import Litestar
+from litestar import Litestar, Response, get
 from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Server
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from redis.asyncio import ConnectionPool
 
-from backend import migrations
+from backend import migrations, runtime_metrics
 from backend.api import CONTROLLERS
+from backend.api.contract import ContractOpenAPIConfig
+from backend.api.options import AllowMiddleware
 from backend.api.problems import document_problems
 from backend.auth import provide_api_client, provide_citizen, provide_principal, provide_staff
 from backend.db import create_pool, provide_db
+from backend.docs_ui import docs_assets_router, swagger_plugin
 from backend.errors import EXCEPTION_HANDLERS
 from backend.evaluation_schedule import EvaluationScheduler
 from backend.json_body import refuse_deep_json
 from backend.log import RequestIdMiddleware, configure_logging
 from backend.security import VerifiedTokens, jwt_secret
+from backend.security_headers import SecurityHeadersMiddleware, metrics_token_required
 from backend.services.ratings import rating_writer
 from backend.settings import Settings
 
@@ -44,8 +50,21 @@ def api_version() -> str:
 
 
 class MetricsController(PrometheusController):
+    """Prometheus metrics, for the scraper alone: a bearer token (METRICS_TOKEN)."""
+
     path = "/metrics"
     include_in_schema = False
+    guards = [metrics_token_required]
+
+    @get()
+    async def get(self, state: State) -> Response:
+        """Litestar's request metrics, plus the background gauges read afresh (runtime_metrics)."""
+        await runtime_metrics.refresh(state.pool, state.settings.worker_stale_after)
+        registry = REGISTRY
+        if "PROMETHEUS_MULTIPROC_DIR" in os.environ or "prometheus_multiproc_dir" in os.environ:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+        return Response(generate_latest(registry), status_code=200, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 def redis_client(settings: Settings) -> ArqRedis:
@@ -63,10 +82,13 @@ def create_app(settings: Settings) -> Litestar:
         app.state.settings = settings
         app.state.jwt_secret = jwt_secret(settings)
         app.state.tokens = VerifiedTokens(app.state.jwt_secret)
-        app.state.pool = await create_pool(settings)
+        # Statements of requests are bounded so a stalled database answers 503, not a hang.
+        app.state.pool = await create_pool(settings, command_timeout=settings.db_command_timeout)
         app.state.redis = redis_client(settings)
         # Ratings are written in groups on connections of their own (see backend.group_commit).
-        app.state.write_pool = await create_pool(settings, max_size=RATING_DRAINERS + 1, generic_plans=True)
+        app.state.write_pool = await create_pool(
+            settings, max_size=RATING_DRAINERS + 1, generic_plans=True, command_timeout=settings.db_command_timeout
+        )
         app.state.evaluations = EvaluationScheduler(app.state.redis, settings.redis_key_prefix)
         app.state.rating_writer = rating_writer(
             app.state.write_pool,
@@ -74,6 +96,9 @@ def create_app(settings: Settings) -> Litestar:
             settings.rating_window,
             drainers=RATING_DRAINERS,
             on_stored=app.state.evaluations.mark,
+            acquire_timeout=settings.db_acquire_timeout,
+            # A rating request answers within the same bound as any other request.
+            deadline=settings.db_acquire_timeout + settings.db_command_timeout,
             campaign=settings.campaign_thresholds(),
         )
         try:
@@ -95,8 +120,21 @@ def create_app(settings: Settings) -> Litestar:
     prometheus = PrometheusConfig(
         app_name="commune_pulse", prefix="commune_pulse", group_path=True, exclude=["^/metrics", "^/health"]
     )
+    openapi_config = ContractOpenAPIConfig(
+        title=API_TITLE,
+        version=api_version(),
+        description=(
+            "Citizen satisfaction ratings, Fatherland Front feedback and service indicators for "
+            "Vietnam's communes. Errors are RFC 9457 problem documents with a stable `code`. "
+            "Each operation lists the credentials it takes (`security`) and, for staff, the roles "
+            "that may call it (`x-roles`); the scope of those roles is checked on every row."
+        ),
+        servers=[Server(url="/")],
+        path="/schema",
+        render_plugins=[swagger_plugin(), JsonRenderPlugin()],
+    )
     app = Litestar(
-        route_handlers=[*CONTROLLERS, MetricsController],
+        route_handlers=[*CONTROLLERS, MetricsController, docs_assets_router],
         lifespan=[lifespan],
         dependencies={
             "db": Provide(provide_db),
@@ -107,23 +145,17 @@ def create_app(settings: Settings) -> Litestar:
         },
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=refuse_deep_json,
-        middleware=[RequestIdMiddleware, prometheus.middleware],
+        middleware=[RequestIdMiddleware, prometheus.middleware, AllowMiddleware()],
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
-        openapi_config=OpenAPIConfig(
-            title=API_TITLE,
-            version=api_version(),
-            description=(
-                "Citizen satisfaction ratings, Fatherland Front feedback and service indicators for "
-                "Vietnam's communes. Errors are RFC 9457 problem documents with a stable `code`."
-            ),
-            servers=[Server(url="/")],
-            path="/schema",
-            render_plugins=[SwaggerRenderPlugin(), JsonRenderPlugin()],
-        ),
+        openapi_config=openapi_config,
         logging_config=None,
         debug=False,
     )
     document_problems(app)
+    openapi_config.bind(app)
+    # Outside the router and its exception handling (route middleware never sees a 404 or
+    # 405 from the router): the security headers go on every response.
+    app.asgi_handler = SecurityHeadersMiddleware(app.asgi_handler)
     return app
 
 

@@ -16,6 +16,7 @@ import msgspec
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
+from backend.db import pooled
 from backend.errors import AppError
 from backend.security import InvalidToken, digest, same_digest
 
@@ -62,12 +63,17 @@ select u.id, u.username, u.display_name,
 from users u
 left join user_roles r on r.user_id = u.id
 where u.id = $1 and u.is_active
+  and not exists (select 1 from ended_session_families e where e.family_id = $2)
 group by u.id
 """
 
 
-async def load_staff(conn: Any, user_id: int) -> StaffPrincipal | None:
-    row = await conn.fetchrow(STAFF_SQL, user_id)
+async def load_staff(conn: Any, user_id: int, family_id: uuid.UUID) -> StaffPrincipal | None:
+    """The staff member with their roles, read fresh; None when the account is inactive or the
+    token's session (refresh family) has ended: logout and refresh-token reuse take effect
+    at the next request. The family check is one primary-key probe in a query that runs
+    anyway, so it costs staff requests next to nothing and citizen requests nothing."""
+    row = await conn.fetchrow(STAFF_SQL, user_id, family_id)
     if row is None:
         return None
     grants = tuple(Grant(g[0], g[1], g[2], g[3]) for g in row["grants"])
@@ -103,7 +109,7 @@ async def _authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Princ
         parts = split_api_key(api_key.strip())
         if parts is None:
             raise AppError("invalid_api_key")
-        async with state.pool.acquire() as conn:
+        async with pooled(state.pool, state.settings.db_acquire_timeout) as conn:
             row = await conn.fetchrow(API_KEY_SQL, parts[0])
             if row is None or not same_digest(row["secret_hash"], digest(parts[1])):
                 raise AppError("invalid_api_key")
@@ -125,11 +131,15 @@ async def _authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Princ
     if kind == "citizen" and subject.startswith("citizen:"):
         with contextlib.suppress(ValueError):  # a malformed id falls through to invalid_token
             return CitizenPrincipal(uuid.UUID(subject.removeprefix("citizen:")))
-    elif kind == "staff" and subject.startswith("user:") and subject[5:].isdigit():
-        async with state.pool.acquire() as conn:
-            staff = await load_staff(conn, int(subject[5:]))
-        if staff is not None:
-            return staff
+    elif kind == "staff" and subject.startswith("user:") and subject[5:].isdigit() and "sid" in claims:
+        family = None
+        with contextlib.suppress(ValueError):
+            family = uuid.UUID(claims["sid"])
+        if family is not None:
+            async with pooled(state.pool, state.settings.db_acquire_timeout) as conn:
+                staff = await load_staff(conn, int(subject[5:]), family)
+            if staff is not None:
+                return staff
     raise AppError("invalid_token", headers={"www-authenticate": "Bearer"})
 
 
@@ -157,6 +167,9 @@ def staff_with(*roles: str) -> Any:
             raise AppError("forbidden_role")
 
     guard.__name__ = f"staff_with_{'_'.join(sorted(wanted))}"
+    # Read by backend.api.contract to publish each operation's security and roles.
+    guard.principals = ("staff",)  # type: ignore[attr-defined]
+    guard.roles = wanted  # type: ignore[attr-defined]
     return guard
 
 
@@ -179,6 +192,13 @@ async def api_key_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRo
 async def any_caller(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     if await authenticate(connection) is None:
         raise AppError("unauthenticated", headers={"www-authenticate": "Bearer"})
+
+
+# Who each guard lets through, for the OpenAPI document (backend.api.contract). any_caller
+# admits an API key too, but the handlers behind it (me, devices) refuse one with 403.
+citizen_only.principals = ("citizen",)  # type: ignore[attr-defined]
+api_key_only.principals = ("api_key",)  # type: ignore[attr-defined]
+any_caller.principals = ("staff", "citizen")  # type: ignore[attr-defined]
 
 
 def _principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Any:

@@ -10,14 +10,16 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import msgspec
 
-from backend import migrations
+from backend import backup, bootstrap, migrations
 from backend.db import connect
 from backend.embedded import EmbeddedServerError, servers_for
 from backend.log import configure_logging
+from backend.ports import PortBusyError, ensure_port_free
 from backend.security import jwt_secret
 from backend.services.rollups import rebuild_rollups
 from backend.settings import Settings, SettingsError, settings_table
@@ -78,17 +80,31 @@ def cmd_rollups(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How every command runs uvicorn. proxy_headers off: uvicorn must not rewrite the
+    client from X-Forwarded-For; who the client is is decided once, by
+    backend.client_address with TRUSTED_PROXIES."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": False,
+        "proxy_headers": False,
+    }
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from backend.app import create_app
     from backend.crypto import feedback_keys_env, fingerprint_keys_env
 
+    ensure_port_free(settings.host, settings.port)
     with servers_for(settings) as resolved:
         asyncio.run(prepare_database(resolved, reference=False, demo=False))
-        options = {"host": resolved.host, "port": resolved.port, "log_config": None, "access_log": False}
+        options = uvicorn_options(resolved)
         if resolved.api_workers == 1:
-            uvicorn.run(create_app(resolved), **options)  # type: ignore[arg-type]
+            uvicorn.run(create_app(resolved), **options)
         else:
             # Worker processes build their app from the environment: hand them the servers.
             os.environ.update(
@@ -98,21 +114,21 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                 FEEDBACK_KEYS=feedback_keys_env(resolved),
                 FINGERPRINT_KEYS=fingerprint_keys_env(resolved),
             )
-            uvicorn.run("backend.app:app_from_env", factory=True, workers=resolved.api_workers, **options)  # type: ignore[arg-type]
+            uvicorn.run("backend.app:app_from_env", factory=True, workers=resolved.api_workers, **options)
     return 0
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    from backend.worker import create_worker
+    from backend.worker_runner import run_worker_process
 
     with servers_for(settings) as resolved:
         asyncio.run(prepare_database(resolved, reference=False, demo=False))
-        worker = create_worker(resolved)
-        worker.run()
+        asyncio.run(run_worker_process(resolved))
     return 0
 
 
 def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
+    ensure_port_free(settings.host, settings.port)
     with servers_for(settings) as resolved:
         for line in asyncio.run(prepare_database(resolved, reference=True, demo=True)):
             print(line, flush=True)
@@ -124,13 +140,12 @@ async def _run_api_and_worker(settings: Settings) -> None:
     import uvicorn
 
     from backend.app import create_app
-    from backend.worker import create_worker
+    from backend.worker_runner import keep_running
 
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
-    )
-    worker = create_worker(settings, handle_signals=False)
-    worker_task = asyncio.create_task(worker.async_run())
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), **uvicorn_options(settings)))
+    # Restarted (with backoff, logged) whenever it ends: the API would otherwise go on
+    # answering with no sweep, relay or push behind it.
+    worker_task = asyncio.create_task(keep_running(settings))
 
     async def announce() -> None:
         while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
@@ -145,7 +160,6 @@ async def _run_api_and_worker(settings: Settings) -> None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await worker.close()
 
 
 def dev_banner(settings: Settings) -> str:
@@ -237,6 +251,14 @@ COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], int], str]] =
     "photos": (cmd_photos, "re-encode stored photos from their pixels, dropping any metadata (photos scrub)"),
     "openapi": (cmd_openapi, "write the OpenAPI document (--check: fail if the file differs)"),
     "settings": (cmd_settings, "print the environment variables as a Markdown table"),
+    "create-admin": (
+        bootstrap.cmd_create_admin,
+        f"create the first system admin (password from {bootstrap.PASSWORD_ENV} or asked twice); --reset",
+    ),
+    "restore-check": (
+        backup.cmd_restore_check,
+        "restore a pg_dump into a new database and check it (migrations, row counts, sample queries)",
+    ),
 }
 
 
@@ -256,6 +278,10 @@ def main(argv: list[str] | None = None) -> int:
             sub.add_argument(
                 "--drop-unreadable", action="store_true", help="remove photos that do not decode (and their rows)"
             )
+        if name == "create-admin":
+            bootstrap.add_arguments(sub)
+        if name == "restore-check":
+            backup.add_arguments(sub)
         if name == "openapi":
             sub.add_argument("--output", default=str(OPENAPI_PATH))
             sub.add_argument("--check", action="store_true")
@@ -264,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
         configure_logging(settings.log_level)
         return COMMANDS[args.command][0](settings, args)
-    except (SettingsError, migrations.MigrationError, EmbeddedServerError) as exc:
+    except (SettingsError, PortBusyError, migrations.MigrationError, EmbeddedServerError) as exc:
         print(f"commune-pulse: {exc}", file=sys.stderr)
         return 2
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:

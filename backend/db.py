@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import contextlib
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 import msgspec
 from litestar.datastructures import State
 
+from backend.db_faults import DatabaseUnreachable, is_database_fault
 from backend.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Statement bound of pools that run batch jobs (the worker): sweeps and rebuilds over big
+# tables are slower than any request, but a stalled server must still not hold them forever.
+JOB_COMMAND_TIMEOUT = 30.0
 
 # Every statement the service runs touches a handful of rows through an index, but a
 # generic plan over a big table, or one planned on stale statistics, can be costed above
@@ -32,9 +42,16 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     return None
 
 
-async def create_pool(settings: Settings, *, max_size: int | None = None, generic_plans: bool = False) -> asyncpg.Pool:
+async def create_pool(
+    settings: Settings,
+    *,
+    max_size: int | None = None,
+    generic_plans: bool = False,
+    command_timeout: float = JOB_COMMAND_TIMEOUT,
+) -> asyncpg.Pool:
     """The connection pool. `generic_plans` is for the hot batched statements: their plans
-    do not depend on the values, and re-planning each execution costs more than running it."""
+    do not depend on the values, and re-planning each execution costs more than running it.
+    `command_timeout` bounds every statement, the cancel of a timed-out one and connecting."""
     assert settings.database_url, "servers must be resolved before the pool is opened"
     server_settings = {"application_name": "commune-pulse", "timezone": "UTC", **OLTP_SETTINGS}
     if generic_plans:
@@ -50,17 +67,69 @@ async def create_pool(settings: Settings, *, max_size: int | None = None, generi
         min_size=1,
         max_size=max_size or settings.db_pool_size,
         init=_init_connection,
-        command_timeout=30,
+        command_timeout=command_timeout,
+        timeout=command_timeout,  # connecting to a stalled server
         server_settings=server_settings,
     )
     assert pool is not None
     return pool
 
 
+@asynccontextmanager
+async def pooled(pool: asyncpg.Pool, wait: float) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection, waited for at most `wait` seconds (TimeoutError: a 503).
+
+    When the database fails under it, the connection is dropped at once rather than given
+    back: a graceful release would first wait for the cancel of a stalled statement and
+    then send a reset to a server that may not answer."""
+    try:
+        conn = await pool.acquire(timeout=wait)
+    except OSError as exc:
+        if isinstance(exc, ConnectionError | TimeoutError):
+            raise
+        raise DatabaseUnreachable(exc.errno, f"cannot connect to PostgreSQL: {exc}") from exc
+    try:
+        yield conn
+    except BaseException as exc:
+        if is_database_fault(exc):
+            # asyncpg gives a connection it saw die back to the pool by itself; the proxy
+            # then refuses every call, terminate() included.
+            with contextlib.suppress(asyncpg.InterfaceError):
+                conn.terminate()
+        raise
+    finally:
+        try:
+            await pool.release(conn)
+        except Exception as exc:
+            # The reset on release met a dead connection (asyncpg has dropped it). What the
+            # block did stands: a COMMIT that returned is durable, so no error is made of it.
+            if not is_database_fault(exc):
+                raise
+            log.warning("pooled connection dropped on release: %s: %s", type(exc).__name__, exc)
+
+
+@asynccontextmanager
+async def transaction(conn: asyncpg.Connection) -> AsyncIterator[asyncpg.Connection]:
+    """conn.transaction(), except that after a database fault it does not send ROLLBACK:
+    the server ends the transaction when `pooled` drops the connection, and a ROLLBACK
+    would wait on a server that may not answer."""
+    tx = conn.transaction()
+    await tx.start()
+    try:
+        yield conn
+    except BaseException as exc:
+        if not is_database_fault(exc):
+            await tx.rollback()
+        raise
+    # A COMMIT that fails leaves the outcome unknown: the caller hears 503 and retries
+    # with its Idempotency-Key, which finds the row if it was stored.
+    await tx.commit()
+
+
 async def provide_db(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
     """One connection and one transaction per request: committed before the response is
     sent, rolled back when the handler raises."""
-    async with state.pool.acquire() as conn, conn.transaction():
+    async with pooled(state.pool, state.settings.db_acquire_timeout) as conn, transaction(conn):
         yield conn
 
 

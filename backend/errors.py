@@ -16,6 +16,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 
+from backend.db_faults import RETRY_AFTER_SECONDS, is_database_fault
 from backend.log import current_request_id
 from schemas.problem import FieldError, Messages, Problem
 
@@ -88,7 +89,21 @@ CATALOG: dict[str, tuple[int, Text]] = {
     "device_not_found": (404, Text("Không tìm thấy thiết bị nhận thông báo", "Push device not found")),
     "threshold_rule_not_found": (404, Text("Không tìm thấy quy tắc ngưỡng cảnh báo", "Threshold rule not found")),
     "method_not_allowed": (405, Text("Phương thức không được hỗ trợ", "Method not allowed")),
+    "device_target_in_use": (
+        409,
+        Text(
+            "Thiết bị này đang nhận thông báo cho một tài khoản khác; tài khoản đó cần gỡ thiết bị trước",
+            "This device receives pushes for another account; that account must remove it first",
+        ),
+    ),
     "username_taken": (409, Text("Tên đăng nhập đã được sử dụng", "The username is already taken")),
+    "last_system_admin": (
+        409,
+        Text(
+            "Không thể vô hiệu hóa quản trị hệ thống cuối cùng đang hoạt động",
+            "The last active system admin cannot be deactivated",
+        ),
+    ),
     "rating_exists": (
         409,
         Text("Hồ sơ này đã được đánh giá", "This dossier has already been rated"),
@@ -183,6 +198,29 @@ CATALOG: dict[str, tuple[int, Text]] = {
         422,
         Text("Sự kiện hồ sơ không hợp lệ", "The dossier event is not valid"),
     ),
+    "handling_official_unknown": (
+        422,
+        Text(
+            "Cán bộ xử lý không thuộc xã/phường của hồ sơ",
+            "handling_official_id is not an official of the dossier's commune",
+        ),
+    ),
+    "invalid_scorecard_period": (
+        400,
+        Text("Kỳ đánh giá không hợp lệ (dạng YYYY-MM hoặc YYYY-Qn)", "The period is invalid (YYYY-MM or YYYY-Qn)"),
+    ),
+    "period_not_started": (
+        422,
+        Text("Kỳ đánh giá chưa bắt đầu", "The period has not started yet"),
+    ),
+    "scorecard_not_found": (404, Text("Không tìm thấy phiếu đánh giá", "Scorecard not found")),
+    "explanation_not_allowed": (
+        403,
+        Text(
+            "Chỉ cán bộ được đánh giá mới giải trình cho phiếu đánh giá tháng của mình",
+            "Only the official concerned may explain their own monthly scorecard",
+        ),
+    ),
     "invalid_threshold_rule": (
         422,
         Text("Quy tắc ngưỡng cảnh báo không hợp lệ", "The threshold rule is not valid"),
@@ -192,6 +230,13 @@ CATALOG: dict[str, tuple[int, Text]] = {
         Text(
             "Thiết bị này đã gửi đủ số đánh giá cho phép trong ngày, vui lòng thử lại vào ngày mai",
             "This install has sent its ratings for today; try again tomorrow",
+        ),
+    ),
+    "feedback_limit_reached": (
+        429,
+        Text(
+            "Thiết bị này đã gửi đủ số góp ý hoặc dung lượng ảnh cho phép trong ngày, vui lòng thử lại vào ngày mai",
+            "This install has sent its feedback or photo allowance for today; try again tomorrow",
         ),
     ),
     "too_many_login_attempts": (
@@ -371,6 +416,23 @@ CATALOG: dict[str, tuple[int, Text]] = {
             "Cannot forward: this report of wrongdoing would reach an account of the official it concerns",
         ),
     ),
+    "forward_not_reviewed": (
+        409,
+        Text(
+            "Tố cáo chỉ được chuyển sau khi Mặt trận duyệt bản đã che thông tin; nội dung sửa sau khi duyệt "
+            "cần được duyệt lại",
+            "A report of wrongdoing is forwarded only after the Front has reviewed its masked copy; a copy "
+            "changed after the review must be reviewed again",
+        ),
+    ),
+    "review_copy_identifies": (
+        422,
+        Text(
+            "Bản đã sửa còn thông tin có thể nhận diện người gửi (số điện thoại, số giấy tờ, e-mail hoặc tên)",
+            "The edited copy still holds what could identify the reporter (a phone or ID number, an e-mail "
+            "address or a name)",
+        ),
+    ),
     "account_already_linked": (
         409,
         Text("Tài khoản này đã gắn với một cán bộ khác", "This account is already linked to another official"),
@@ -407,6 +469,13 @@ CATALOG: dict[str, tuple[int, Text]] = {
     "service_unavailable": (
         503,
         Text("Dịch vụ tạm thời không sẵn sàng", "The service is temporarily unavailable"),
+    ),
+    "database_unavailable": (
+        503,
+        Text(
+            "Cơ sở dữ liệu tạm thời không phản hồi; vui lòng thử lại sau vài giây (gửi lại cùng Idempotency-Key)",
+            "The database is temporarily unavailable; retry in a few seconds (with the same Idempotency-Key)",
+        ),
     ),
 }
 
@@ -543,15 +612,47 @@ def _field_errors(exc: ValidationException) -> list[FieldError]:
         if match:
             field = field or match["path"].lstrip(".") or "body"
             message = message[: match.start()]
+        if field and message == repr(field):
+            # Litestar reports an absent optional body as KeyError('data') when another
+            # parameter fails: not an error of the request.
+            continue
         source = getattr(item.get("source"), "value", item.get("source"))
+        if source == "header" and field:
+            field = field.replace("_", "-")  # Litestar names the argument, not the header
         if source and source != "body" and field:
             field = f"{source}.{field}"
         errors.append(FieldError(field=field or "body", message=message))
     return errors
 
 
+# Litestar names a missing parameter only in its message; we name it in `errors`.
+_MISSING_PARAMETER = re.compile(r"^Missing required (?P<source>\w+) parameter '(?P<name>[^']+)'")
+
+# Headers whose absence or malformed value has a problem of its own (the handlers declare
+# them required, so Litestar refuses the request before they run).
+HEADER_PROBLEMS = {"idempotency-key": "idempotency_key_required", "if-match": "if_match_required"}
+
+
+def _header_problem(errors: list[FieldError]) -> str | None:
+    for error in errors:
+        source, _, name = error.field.partition(".")
+        if source == "header" and name.lower() in HEADER_PROBLEMS:
+            return HEADER_PROBLEMS[name.lower()]
+    return None
+
+
 def handle_validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
+    missing = _MISSING_PARAMETER.match(str(exc.detail or ""))
+    if missing:
+        name = missing["name"].lower() if missing["source"] == "header" else missing["name"]
+        field = f"{missing['source']}.{name}"
+        errors = [FieldError(field=field, message=f"The {missing['source']} parameter {name} is required")]
+        return problem_response(request, _header_problem(errors) or "invalid_parameter", errors=errors)
     errors = _field_errors(exc)
+    header_code = _header_problem(errors)
+    if header_code == "idempotency_key_required":
+        # A malformed key is as unusable as none (a malformed If-Match is invalid_parameter).
+        return problem_response(request, header_code, errors=errors)
     in_body = any(not e.field.startswith(("query.", "path.", "header.", "cookie.")) for e in errors)
     if errors and not in_body:
         return problem_response(request, "invalid_parameter", errors=errors)
@@ -572,7 +673,16 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     return problem_response(request, code, status=status, headers=headers)
 
 
+def database_unavailable() -> AppError:
+    """The 503 for a database that is down, restarting or stalled: the client retries."""
+    return AppError("database_unavailable", headers={"retry-after": str(RETRY_AFTER_SECONDS)})
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    if is_database_fault(exc):
+        # Not a bug: PostgreSQL restarted, shut down or stalled. One line, no traceback.
+        log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+        return handle_app_error(request, database_unavailable())
     log.exception("unhandled error", exc_info=exc)
     return problem_response(request, "internal_error")
 

@@ -11,6 +11,8 @@
   answered in person).
 * `reopen` brings a closed, answered or rejected item back to triaged (a citizen's dispute
   or a staff decision).
+* `review` (the Front reads, perhaps edits, the masked copy a forward will carry) leaves
+  the status alone; it is possible until the item is forwarded.
 * Working actions (claim, release, assign, moderate) leave the status alone; they are
   refused on merged items, and claim/release/assign on finished ones too.
 
@@ -30,6 +32,7 @@ Action = Literal[
     "merge",
     "reject",
     "moderate",
+    "review",
     "forward",
     "answer",
     "extend",
@@ -64,6 +67,7 @@ TRANSITIONS: dict[Action, dict[Status, Status]] = {
     "merge": {"received": "merged", "triaged": "merged"},
     "reject": {"received": "rejected", "triaged": "rejected"},
     "moderate": _same("received", "triaged", "forwarded", "answered", "closed", "rejected"),
+    "review": _same("received", "triaged"),
     "forward": {"triaged": "forwarded"},
     "answer": _same("forwarded"),
     "extend": _same("forwarded"),

@@ -18,15 +18,17 @@ from typing import Any, Generic, TypeVar
 
 import asyncpg
 
-from backend.errors import AppError
+from backend.db import pooled, transaction
+from backend.db_faults import is_database_fault
+from backend.errors import database_unavailable
 
 log = logging.getLogger(__name__)
 
 I = TypeVar("I")  # noqa: E741 - item
 O = TypeVar("O")  # noqa: E741 - outcome
 
-# The database or the network is down: the caller may retry (its Idempotency-Key makes that safe).
-UNAVAILABLE = (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+# Seconds a batch waits for a connection when none is given (tests); the app passes its setting.
+DEFAULT_ACQUIRE_TIMEOUT = 2.0
 
 
 class GroupWriter(Generic[I, O]):
@@ -38,8 +40,14 @@ class GroupWriter(Generic[I, O]):
         max_batch: int = 200,
         drainers: int = 2,
         transaction: bool = True,
+        acquire_timeout: float = DEFAULT_ACQUIRE_TIMEOUT,
+        deadline: float | None = None,
     ) -> None:
         self._pool = pool
+        self._acquire_timeout = acquire_timeout
+        # Seconds a caller waits for its outcome, queueing included: behind a batch stalled
+        # on the database a caller would otherwise wait for that batch and then its own.
+        self._deadline = deadline
         self._write = write
         self._max_batch = max_batch
         self._drainers = drainers
@@ -58,9 +66,17 @@ class GroupWriter(Generic[I, O]):
             task = loop.create_task(self._drain())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        if len(futures) == 1:
-            return [await futures[0]]
-        return list(await asyncio.gather(*futures))
+        try:
+            async with asyncio.timeout(self._deadline):
+                if len(futures) == 1:
+                    return [await futures[0]]
+                return list(await asyncio.gather(*futures))
+        except TimeoutError:
+            # The futures are cancelled with the wait: items still queued are dropped, and a
+            # batch in flight that commits after all is found by the caller's retry (same
+            # Idempotency-Key), so this answer acknowledges nothing.
+            log.warning("group write of %d items waited over %.1f s: database unavailable", len(items), self._deadline)
+            raise database_unavailable() from None
 
     async def close(self) -> None:
         """Let the batches in flight finish (at shutdown)."""
@@ -72,23 +88,29 @@ class GroupWriter(Generic[I, O]):
             while self._queue:
                 batch = self._queue[: self._max_batch]
                 del self._queue[: self._max_batch]
-                await self._flush(batch)
+                batch = [(item, future) for item, future in batch if not future.done()]  # callers gone
+                if batch:
+                    await self._flush(batch)
         finally:
             self._active -= 1
 
     async def _flush(self, batch: list[tuple[I, asyncio.Future[O]]]) -> None:
         try:
-            async with self._pool.acquire() as conn:
+            async with pooled(self._pool, self._acquire_timeout) as conn:
                 items = [item for item, _ in batch]
                 if self._transaction:
-                    async with conn.transaction():
+                    async with transaction(conn):
                         outcomes = await self._write(conn, items)
                 else:
                     outcomes = await self._write(conn, items)
-        except UNAVAILABLE as exc:
-            log.warning("group write failed: database unavailable", exc_info=exc)
-            self._fail(batch, AppError("service_unavailable"))
         except Exception as exc:
+            if is_database_fault(exc):
+                # Down, restarting or stalled: whether the last statement committed is unknown,
+                # so no caller is told "stored". Each retries with its Idempotency-Key, which
+                # finds the row if it was stored and stores it otherwise.
+                log.warning("group write failed: database unavailable: %s: %s", type(exc).__name__, exc)
+                self._fail(batch, database_unavailable())
+                return
             if len(batch) > 1:
                 # Something the write function did not foresee: isolate the item at fault so
                 # that the others are still stored.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -32,6 +33,22 @@ DEFAULT_FEEDBACK_DEADLINES: tuple[tuple[str, int], ...] = (
     ("wrongdoing_report", 30),
     ("question", 10),
     ("praise", 10),
+)
+
+
+# Composite weights (issue 13): the Decree's progress carries most, citizens' satisfaction next.
+DEFAULT_OFFICIAL_WEIGHTS: tuple[tuple[str, float], ...] = (
+    ("progress", 40.0),
+    ("processing", 10.0),
+    ("satisfaction", 30.0),
+    ("feedback", 20.0),
+)
+DEFAULT_COMMUNE_WEIGHTS: tuple[tuple[str, float], ...] = (
+    ("progress", 30.0),
+    ("processing", 15.0),
+    ("satisfaction", 30.0),
+    ("feedback", 15.0),
+    ("online", 10.0),
 )
 
 
@@ -66,11 +83,29 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cors_origins: tuple[str, ...] = ()
     log_level: str = "INFO"
     db_pool_size: int = 10
+    db_acquire_timeout: float = 2.0
+    """Seconds an API request waits for a pooled PostgreSQL connection (or a new one) before 503."""
+    db_command_timeout: float = 5.0
+    """Seconds one API statement may take before it is cancelled and the request answered 503."""
     redis_key_prefix: str = "cp"
     """Namespace of our Redis keys and the arq queue, so servers can be shared (arq's per-job
     keys are `arq:job:<id>` and the like: unique ids, fixed prefix)."""
     login_max_failures: int = 10
-    """Failed logins per username within 15 minutes before logins are refused (429)."""
+    """Failed logins per (username, network address) within 15 minutes before that pair is
+    refused (429); a stranger elsewhere cannot lock the account out."""
+    login_address_failures: int = 30
+    """Failed logins per network address (any usernames) within 15 minutes before 429."""
+    login_global_failures: int = 2000
+    """Failed logins across all addresses within 15 minutes before every login gets 429."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Networks (IPs or CIDRs) of our reverse proxies: only a direct peer among them may name
+    the client in X-Forwarded-For."""
+    metrics_token: str | None = None
+    """Bearer token that /metrics requires; None: /metrics is not served."""
+    feedback_daily_limit: int = 10
+    """Feedback items one app install may submit per local day (Asia/Ho_Chi_Minh)."""
+    feedback_daily_photo_bytes: int = 60_000_000
+    """Photo bytes (as sent) one app install may upload with its feedback per local day."""
     new_installs_per_address: int = 100
     """New app installs one network address may register per hour before 429."""
     rating_daily_limit: int = 20
@@ -111,6 +146,26 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """(category, working days) an authority has to answer forwarded feedback."""
     feedback_max_extension: int = 30
     """Working days an authority may add, once, to a forwarded item's deadline."""
+    scorecard_weights: tuple[tuple[str, float], ...] = DEFAULT_OFFICIAL_WEIGHTS
+    """(component, weight) of an official's composite score."""
+    scorecard_commune_weights: tuple[tuple[str, float], ...] = DEFAULT_COMMUNE_WEIGHTS
+    """(component, weight) of a commune's composite score (Decision 766's groups)."""
+    scorecard_min_dossiers: int = 5
+    """Dossiers below which progress and processing are 'insufficient data'."""
+    scorecard_min_ratings: int = 10
+    """Verified, counting ratings below which satisfaction is 'insufficient data'."""
+    scorecard_min_feedback: int = 3
+    """Forwarded feedback items below which the feedback component is 'insufficient data'."""
+    scorecard_min_weight_share: int = 50
+    """Percent of the total weight the components with enough data must carry for a composite."""
+    scorecard_freeze_days: int = 10
+    """Local days after a period ends when its scorecards are frozen as a record."""
+    scorecard_refresh: int = 300
+    """Seconds an open period's computed scorecards are served before a read recomputes them."""
+    worker_stale_after: int = 30
+    """Seconds after its last heartbeat a worker counts as dead or stuck (it beats every 5 s)."""
+    ready_requires_worker: bool = False
+    """Whether /health/ready answers 503 while no worker is live (else 200, body says so)."""
 
     def campaign_thresholds(self) -> CampaignThresholds | None:
         """The campaign scoring thresholds; None when scoring is off."""
@@ -143,8 +198,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         values: dict[str, Any] = {}
         for var in VARIABLES:
             raw = env.get(var.name)
-            if raw is None or raw.strip() == "":
+            if raw is None:
                 continue
+            if raw.strip() == "":
+                # `export PORT=` or a blank line in an env file is a mistake far more often than
+                # a wish for the default; taking it as unset hid typos in deployments.
+                raise SettingsError(f"{var.name}: set to an empty value; unset it to get {var.default_phrase}")
             try:
                 values[var.field] = var.parse(raw.strip())
             except ValueError as exc:
@@ -180,6 +239,15 @@ def _int_between(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def _seconds_between(low: float, high: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", raw) or not low <= float(raw) <= high:
+            raise ValueError(f"expected seconds from {low:g} to {high:g}, such as 2 or 0.5")
+        return float(raw)
+
+    return parse
+
+
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -210,11 +278,11 @@ def _choice(*choices: str, upper: bool = False) -> Callable[[str], str]:
     return parse
 
 
-def _switch(raw: str) -> bool:
+def _flag(raw: str) -> bool:
     value = raw.lower()
-    if value not in ("on", "off", "true", "false", "1", "0"):
-        raise ValueError("expected on or off")
-    return value in ("on", "true", "1")
+    if value not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError("expected true or false")
+    return value in ("true", "1", "yes")
 
 
 def _secret(raw: str) -> str:
@@ -235,6 +303,16 @@ def _prefix(raw: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", raw):
         raise ValueError("expected 1-40 letters, digits, '.', '_' or '-'")
     return raw
+
+
+def _networks(raw: str) -> tuple[str, ...]:
+    """Comma-separated IPs or CIDRs, kept in canonical network form."""
+    networks = []
+    for part in raw.split(","):
+        part = part.strip()
+        if part:
+            networks.append(str(ipaddress.ip_network(part, strict=False)))  # ValueError names it
+    return tuple(networks)
 
 
 def _feedback_keys(raw: str) -> tuple[tuple[str, str], ...]:
@@ -265,6 +343,15 @@ def _feedback_deadlines(raw: str) -> tuple[tuple[str, int], ...]:
     return tuple((category, days[category]) for category in FEEDBACK_CATEGORIES)
 
 
+def _weights(*allowed: str) -> Callable[[str], tuple[tuple[str, float], ...]]:
+    def parse(raw: str) -> tuple[tuple[str, float], ...]:
+        from backend.scorecard_rules import parse_weights
+
+        return parse_weights(raw, allowed)
+
+    return parse
+
+
 @dataclass(frozen=True)
 class Variable:
     name: str
@@ -272,6 +359,12 @@ class Variable:
     parse: Callable[[str], Any]
     default: str
     meaning: str
+
+    @property
+    def default_phrase(self) -> str:
+        if not self.default:
+            return "no value"
+        return f"the default {self.default}" if self.default.startswith("(") else f"the default ({self.default})"
 
 
 VARIABLES: tuple[Variable, ...] = (
@@ -347,6 +440,23 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("LOG_LEVEL", "log_level", _choice(*LOG_LEVELS, upper=True), "INFO", "DEBUG, INFO, WARNING or ERROR."),
     Variable("DB_POOL_SIZE", "db_pool_size", _int_between(1, 200), "10", "PostgreSQL connections per process."),
     Variable(
+        "DB_ACQUIRE_TIMEOUT",
+        "db_acquire_timeout",
+        _seconds_between(0.1, 600),
+        "2",
+        "Seconds an API request waits for a PostgreSQL connection (pooled or new) before it is answered 503 "
+        "`database_unavailable`.",
+    ),
+    Variable(
+        "DB_COMMAND_TIMEOUT",
+        "db_command_timeout",
+        _seconds_between(0.1, 3600),
+        "5",
+        "Seconds one statement of an API request may run before it is cancelled and the request answered 503 "
+        "`database_unavailable`; a request on a stalled database gets its 503 within about "
+        "`DB_ACQUIRE_TIMEOUT` + `DB_COMMAND_TIMEOUT`. The worker keeps 30 s for its batch jobs.",
+    ),
+    Variable(
         "REDIS_KEY_PREFIX",
         "redis_key_prefix",
         _prefix,
@@ -358,7 +468,55 @@ VARIABLES: tuple[Variable, ...] = (
         "login_max_failures",
         _int_between(1, 1000),
         "10",
-        "Failed logins per username in 15 minutes before further attempts get 429.",
+        "Failed logins for one username from one network address in 15 minutes before that pair gets 429 "
+        "(a stranger at another address cannot lock the account out).",
+    ),
+    Variable(
+        "LOGIN_ADDRESS_FAILURES",
+        "login_address_failures",
+        _int_between(1, 1_000_000),
+        "30",
+        "Failed logins from one network address, whatever the usernames, in 15 minutes before its logins get "
+        "429 (a password sprayed over many usernames).",
+    ),
+    Variable(
+        "LOGIN_GLOBAL_FAILURES",
+        "login_global_failures",
+        _int_between(1, 10_000_000),
+        "2000",
+        "Failed logins from all addresses together in 15 minutes before every login gets 429 (guessing spread "
+        "over many addresses). A success gives its attempt back.",
+    ),
+    Variable(
+        "TRUSTED_PROXIES",
+        "trusted_proxies",
+        _networks,
+        "",
+        "Comma-separated IPs or CIDRs of our reverse proxies. Only when the direct peer is one of them is the "
+        "client taken from `X-Forwarded-For`: the rightmost address that is not a trusted proxy. Empty: "
+        "the socket peer, and `X-Forwarded-For` is ignored. Used by every per-address limit.",
+    ),
+    Variable(
+        "METRICS_TOKEN",
+        "metrics_token",
+        _secret,
+        "",
+        "Bearer token `/metrics` requires (≥ 32 characters). Unset: `/metrics` answers 404.",
+    ),
+    Variable(
+        "FEEDBACK_DAILY_LIMIT",
+        "feedback_daily_limit",
+        _int_between(1, 1_000_000),
+        "10",
+        "Feedback items one app install may submit per day (Asia/Ho_Chi_Minh) before further ones get 429.",
+    ),
+    Variable(
+        "FEEDBACK_DAILY_PHOTO_BYTES",
+        "feedback_daily_photo_bytes",
+        _int_between(1, 10_000_000_000),
+        "60000000",
+        "Photo bytes (as uploaded) one app install may send with its feedback per day (Asia/Ho_Chi_Minh) "
+        "before further photos get 429.",
     ),
     Variable(
         "NEW_INSTALLS_PER_ADDRESS",
@@ -366,8 +524,8 @@ VARIABLES: tuple[Variable, ...] = (
         _int_between(1, 1_000_000),
         "100",
         "New app installs one network address may register per hour (429 beyond). Phones behind a "
-        "carrier's NAT share an address: keep it generous; behind a proxy, set uvicorn's "
-        "`FORWARDED_ALLOW_IPS` so the client's address is seen.",
+        "carrier's NAT share an address: keep it generous; behind a proxy, set `TRUSTED_PROXIES` so the "
+        "client's address is seen.",
     ),
     Variable(
         "RATING_DAILY_LIMIT",
@@ -386,10 +544,10 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "CAMPAIGN_SCORING",
         "campaign_scoring",
-        _switch,
-        "on",
+        _flag,
+        "true",
         "Score every rating at ingest for campaign traces and hold suspicious ones (not counted anywhere) "
-        "until a province admin or the Front releases or discards them. `off`: every rating counts at once.",
+        "until a province admin or the Front releases or discards them. `false`: every rating counts at once.",
     ),
     Variable(
         "CAMPAIGN_BURST_WINDOW",
@@ -522,6 +680,81 @@ VARIABLES: tuple[Variable, ...] = (
         _int_between(1, 365),
         "30",
         "Working days an authority may add, once and with a reason, to a forwarded item's deadline.",
+    ),
+    Variable(
+        "SCORECARD_WEIGHTS",
+        "scorecard_weights",
+        _weights("progress", "processing", "satisfaction", "feedback"),
+        "progress=40,processing=10,satisfaction=30,feedback=20",
+        "Weights of an official's composite score; components left out weigh nothing.",
+    ),
+    Variable(
+        "SCORECARD_COMMUNE_WEIGHTS",
+        "scorecard_commune_weights",
+        _weights("progress", "processing", "satisfaction", "feedback", "online"),
+        "progress=30,processing=15,satisfaction=30,feedback=15,online=10",
+        "Weights of a commune's composite score (Decision 766's groups); `online` counts only where the "
+        "one-stop shop reports the channel.",
+    ),
+    Variable(
+        "SCORECARD_MIN_DOSSIERS",
+        "scorecard_min_dossiers",
+        _int_between(1, 10000),
+        "5",
+        "Dossiers below which progress and processing time show 'insufficient data'.",
+    ),
+    Variable(
+        "SCORECARD_MIN_RATINGS",
+        "scorecard_min_ratings",
+        _int_between(1, 10000),
+        "10",
+        "Verified, counting ratings below which satisfaction shows 'insufficient data'.",
+    ),
+    Variable(
+        "SCORECARD_MIN_FEEDBACK",
+        "scorecard_min_feedback",
+        _int_between(1, 10000),
+        "3",
+        "Forwarded feedback items below which feedback answered on time shows 'insufficient data'.",
+    ),
+    Variable(
+        "SCORECARD_MIN_WEIGHT_SHARE",
+        "scorecard_min_weight_share",
+        _int_between(1, 100),
+        "50",
+        "Percent of the total weight the components with enough data must carry for a composite score; "
+        "below it the composite is 'insufficient data'.",
+    ),
+    Variable(
+        "SCORECARD_FREEZE_DAYS",
+        "scorecard_freeze_days",
+        _int_between(0, 366),
+        "10",
+        "Local days after a month or quarter ends when its scorecards are frozen; later corrections become amendments.",
+    ),
+    Variable(
+        "SCORECARD_REFRESH",
+        "scorecard_refresh",
+        parse_duration,
+        "5m",
+        "How long computed scorecards of an open period are served before a read recomputes them.",
+    ),
+    Variable(
+        "WORKER_STALE_AFTER",
+        "worker_stale_after",
+        parse_duration,
+        "30s",
+        "How long after its last heartbeat (workers beat every 5 s) a worker counts as dead or stuck in "
+        "`/health/ready` and `/metrics`.",
+    ),
+    Variable(
+        "READY_REQUIRES_WORKER",
+        "ready_requires_worker",
+        _flag,
+        "false",
+        "`true`: `/health/ready` answers 503 while no worker is live. `false`: it stays 200 for the API and "
+        "its body says `worker: stale` (or `missing`), so a dead worker never takes the API out of a load "
+        "balancer; alert on the body or on `/metrics` instead.",
     ),
 )
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from datetime import timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 import msgspec
 from arq import cron, func
-from arq.connections import RedisSettings
+from arq.connections import ArqRedis, RedisSettings
 from arq.worker import Worker
 
 from backend.db import create_pool
@@ -20,7 +20,9 @@ from backend.push import create_push_provider
 from backend.services.evaluator import EvaluationResult, evaluate, evaluate_unless_busy
 from backend.services.feedback_deadlines import check_deadlines
 from backend.services.notifications import deliver_due
+from backend.services.scorecard_jobs import queue_chair_digests, recheck_scorecards
 from backend.settings import Settings
+from backend.workdays import LOCAL_TZ
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,9 @@ async def purge_expired_sessions(ctx: dict[str, Any]) -> int:
 async def deliver_notifications(ctx: dict[str, Any], outbox_ids: list[int] | None = None) -> dict[str, int]:
     """Push these outbox rows (when due) and any other due ones. Idempotent: rows are claimed
     afresh from the database, and a row already delivered is not due."""
-    report = msgspec.to_builtins(await deliver_due(ctx["pool"], ctx["push"], outbox_ids or ()))
+    report = msgspec.to_builtins(
+        await deliver_due(ctx["pool"], ctx["push"], outbox_ids or (), holder=ctx.get("worker_id"))
+    )
     if report["rows"]:
         log.info("pushes delivered", extra=report)
     return report
@@ -50,7 +54,9 @@ async def deliver_notifications(ctx: dict[str, Any], outbox_ids: list[int] | Non
 async def relay_notifications(ctx: dict[str, Any]) -> dict[str, int]:
     """Every 10 s: deliver outbox rows whose enqueue was lost (Redis down at commit) and
     retries or quiet hours that have come due."""
-    return await deliver_notifications(ctx)
+    report = await deliver_notifications(ctx)
+    await _mark(ctx, "relay")
+    return report
 
 
 async def evaluate_dirty(ctx: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +79,15 @@ async def sweep_thresholds(ctx: dict[str, Any]) -> dict[str, Any]:
     intervals expire, and the event path may have missed a commune)."""
     report = await _evaluate(ctx, None)
     assert report is not None
+    await _mark(ctx, "sweep")
     return report
+
+
+async def _mark(ctx: dict[str, Any], what: Literal["sweep", "relay"]) -> None:
+    """Note the run on the worker's heartbeat row (for /metrics), when run by a WorkerRunner."""
+    heartbeat = ctx.get("heartbeat")
+    if heartbeat is not None:
+        await heartbeat.mark(what)
 
 
 async def _evaluate(ctx: dict[str, Any], communes: list[str] | None, *, wait: bool = True) -> dict[str, Any] | None:
@@ -87,7 +101,7 @@ async def _evaluate(ctx: dict[str, Any], communes: list[str] | None, *, wait: bo
     if result.outbox_ids:
         # Delivered here rather than through another job: a chair hears sooner, and a
         # failure leaves the rows to the outbox's own retries and the relay.
-        await deliver_due(ctx["pool"], ctx["push"], result.outbox_ids)
+        await deliver_due(ctx["pool"], ctx["push"], result.outbox_ids, holder=ctx.get("worker_id"))
     report = {"communes": len(communes) if communes is not None else "all", "evaluated": result.evaluated}
     if result.transitions:
         log.info("alerts moved", extra={**report, "transitions": result.transitions, "pushes": len(result.outbox_ids)})
@@ -100,20 +114,52 @@ async def feedback_deadlines(ctx: dict[str, Any]) -> dict[str, int]:
     async with ctx["pool"].acquire() as conn:
         report = await check_deadlines(conn, timedelta(seconds=settings.feedback_escalation_grace))
     if report.outbox_ids:
-        await deliver_due(ctx["pool"], ctx["push"], report.outbox_ids)
+        await deliver_due(ctx["pool"], ctx["push"], report.outbox_ids, holder=ctx.get("worker_id"))
     result = {"overdue": report.overdue, "reminded": report.reminded, "escalated": report.escalated}
     if report.overdue or report.escalated:
         log.info("feedback deadlines", extra=result)
     return result
 
 
+async def scorecard_recheck(ctx: dict[str, Any]) -> dict[str, int]:
+    """Daily: freeze the scorecards of periods past their freeze time, and recheck frozen ones
+    (late dossier events, re-linked or reviewed ratings) into amendments."""
+    report = await recheck_scorecards(ctx["pool"], ctx["settings"])
+    result = dataclasses.asdict(report)
+    if report.frozen or report.amendments:
+        log.info("scorecards rechecked", extra=result)
+    return result
+
+
+async def scorecard_digests(ctx: dict[str, Any]) -> dict[str, int]:
+    """Each morning: on the first working day of a month, push each commune chair the summary of
+    the month before (held through their quiet hours by the delivery)."""
+    today = datetime.now(UTC).astimezone(LOCAL_TZ).date()
+    outbox_ids = await queue_chair_digests(ctx["pool"], ctx["settings"], today)
+    if outbox_ids:
+        await deliver_due(ctx["pool"], ctx["push"], outbox_ids, holder=ctx.get("worker_id"))
+        log.info("scorecard digests queued", extra={"pushes": len(outbox_ids)})
+    return {"pushes": len(outbox_ids)}
+
+
 async def startup(ctx: dict[str, Any]) -> None:
+    """Open what the jobs need, unless a WorkerRunner handed it over (it outlives one arq
+    Worker: see backend.worker_runner); tell the heartbeat Redis answers again."""
     settings: Settings = ctx.setdefault("settings", Settings.from_env())
-    ctx["pool"] = await create_pool(settings)
-    ctx["push"] = create_push_provider(settings)
+    if "pool" not in ctx:
+        ctx["pool"] = await create_pool(settings)
+        ctx["push"] = create_push_provider(settings)
+        ctx["owns_resources"] = True
+    heartbeat = ctx.get("heartbeat")
+    if heartbeat is not None:
+        heartbeat.redis_connected = True
+        await heartbeat.beat()
+        log.info("worker connected to Redis")
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    if not ctx.get("owns_resources"):
+        return
     push = ctx.get("push")
     if push is not None:
         await push.close()
@@ -135,13 +181,28 @@ class WorkerSettings:
         cron(relay_notifications, second=set(range(0, 60, 10)), run_at_startup=True),
         cron(sweep_thresholds, second={30}, run_at_startup=True, keep_result=0),
         cron(feedback_deadlines, minute=set(range(2, 60, 5)), second={15}, run_at_startup=True, keep_result=0),
+        # 19:40 UTC is 02:40 in Vietnam: after the day's late events, before anyone reads.
+        cron(scorecard_recheck, hour={19}, minute={40}, run_at_startup=False, keep_result=0),
+        # 01:05 UTC is 08:05 in Vietnam, the start of the working day.
+        cron(scorecard_digests, hour={1}, minute={5}, run_at_startup=False, keep_result=0),
     ]
     on_startup = startup
     on_shutdown = shutdown
 
 
-def create_worker(settings: Settings, *, handle_signals: bool = True, burst: bool = False) -> Worker:
+def create_worker(
+    settings: Settings,
+    *,
+    handle_signals: bool = True,
+    burst: bool = False,
+    ctx: dict[str, Any] | None = None,
+    redis: ArqRedis | None = None,
+) -> Worker:
+    """One arq Worker, on `redis` if given. It ends on the first Redis connection error
+    (arq's own retries are off: backend.worker_runner reconnects, with backoff, for as long
+    as it takes)."""
     assert settings.redis_url, "servers must be resolved before the worker starts"
+    redis_settings = dataclasses.replace(RedisSettings.from_dsn(settings.redis_url), conn_retries=0, conn_timeout=2)
     return Worker(
         functions=WorkerSettings.functions,
         # arq keeps each cron's next run on the CronJob itself: fresh copies, so every
@@ -149,10 +210,11 @@ def create_worker(settings: Settings, *, handle_signals: bool = True, burst: boo
         cron_jobs=[dataclasses.replace(job, next_run=None) for job in WorkerSettings.cron_jobs],
         on_startup=WorkerSettings.on_startup,
         on_shutdown=WorkerSettings.on_shutdown,
-        redis_settings=RedisSettings.from_dsn(settings.redis_url),
+        redis_settings=redis_settings,
+        redis_pool=redis,
         queue_name=settings.queue_name,
         health_check_key=f"{settings.queue_name}:health-check",
-        ctx={"settings": settings},
+        ctx={"settings": settings, **(ctx or {})},
         handle_signals=handle_signals,
         burst=burst,
         poll_delay=0.2,

@@ -10,6 +10,7 @@ from schemas.types import AwareTime, BigId, CommuneCode, DossierCode, ProcedureC
 DOSSIER_VERSION_MAX = 2**53
 
 DossierStatus = Literal["received", "processing", "completed", "cancelled"]
+DossierChannel = Literal["online", "in_person", "postal"]
 
 
 class DossierEvent(Base, kw_only=True):
@@ -36,6 +37,12 @@ class DossierEvent(Base, kw_only=True):
     rating_code: RatingCode | None = None
     """The code the applicant rates with, when the source system makes its own (8 characters of
     Crockford base32). Left out: one is generated for a new dossier and returned once."""
+    handling_official_id: BigId | None = None
+    """The official who handled the dossier, when the source system knows; an official of the
+    dossier's commune. Left out: scorecards credit the official accountable for the service when
+    the dossier was completed."""
+    channel: DossierChannel | None = None
+    """How the dossier was received, when the source system reports it (Decision 766's online share)."""
 
 
 DOSSIER_BATCH_MAX = 1000

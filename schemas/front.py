@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from msgspec import Meta
 
 from schemas.base import Base
+from schemas.forward_review import ForwardReview
 from schemas.problem import Problem
 from schemas.types import FREE_TEXT, BigId
 
@@ -111,6 +112,8 @@ class ForwardView(Base, kw_only=True):
     sent_back_reason: str | None = None
     created_by: int | None = None
     created_at: datetime
+    review_id: int | None = None
+    """The review whose copy this forward carried."""
 
 
 class AttachmentInfo(Base, kw_only=True):
@@ -135,6 +138,12 @@ class FrontFeedback(QueueItem, kw_only=True):
     events: list[FeedbackEventView]
     forwards: list[ForwardView]
     attachments: list[AttachmentInfo]
+    protected: bool
+    """A report of wrongdoing, now or ever: the reporter is protected whatever the category."""
+    review_required: bool
+    """A forward needs a current review of the copy (protected items)."""
+    review: ForwardReview | None = None
+    """The current review: what a forward would carry. Editing the text afterwards clears it."""
 
 
 class DuplicateCandidate(Base, kw_only=True):
@@ -200,7 +209,9 @@ class ModerateRequest(Base, kw_only=True):
 
 class ForwardRequest(Base, kw_only=True):
     body: Text | None = None
-    """The text to send, if staff shortened it; phone, ID numbers and e-mails are masked either way."""
+    """The text to send, if staff shortened it; phone, ID numbers and e-mails are masked either way.
+    A report of wrongdoing goes with its reviewed copy only: a different text is refused (409
+    forward_not_reviewed) until reviewed (POST …/review)."""
     reason: Reason | None = None
 
 
@@ -216,7 +227,13 @@ class ForwardPreview(Base, kw_only=True):
     official_id: int | None = None
     recipients: list[ForwardRecipient]
     problem: Problem | None = None
-    """Set when the forward would be refused (e.g. forward_reaches_concerned)."""
+    """Set when the forward would be refused (forward_reaches_concerned, forward_not_reviewed…)."""
+    body: str
+    """The copy a forward would carry now: the reviewed one, else the masked text."""
+    masked: dict[str, int]
+    """What the masking finds in the item's text, by kind (never the values)."""
+    review_required: bool
+    review: ForwardReview | None = None
 
 
 class AcceptRequest(Base, kw_only=True):

@@ -93,6 +93,9 @@ class FakeFcm:
     token_requests: list[dict[str, Any]] = field(default_factory=list)
     """Claims of each OAuth assertion the SDK exchanged for an access token."""
     credentials_path: Path | None = None
+    delay: float = 0.0
+    """Seconds each messages:send waits before it is answered (and accepted): a slow FCM, so a
+    test can kill a worker while sends are in flight."""
     _next: list[Failure] = field(default_factory=list)
     _per_target: dict[str, list[Failure]] = field(default_factory=dict)
     _unregistered: set[str] = field(default_factory=set)
@@ -147,6 +150,8 @@ class FakeFcm:
                 if self.path == "/token":
                     status, answer, headers = fake._token(body)
                 else:
+                    if fake.delay:
+                        time.sleep(fake.delay)
                     status, answer, headers = fake._send(self.path, body, self.headers.get("authorization"), arrived)
                 data = json.dumps(answer).encode()
                 self.send_response(status)
@@ -155,12 +160,20 @@ class FakeFcm:
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the sender is gone (a test killed it mid-send)
 
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            # firebase-admin opens one connection per message of a batch at once; the
+            # default backlog (5) makes the kernel reset some, which FCM never does.
+            request_queue_size = 512
+
+        server = Server(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name="fake-fcm", daemon=True)

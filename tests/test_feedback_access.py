@@ -93,7 +93,7 @@ async def world(client: AsyncTestClient[Any], db: asyncpg.Connection, headers_fo
     }
     front = headers["commune_front"]
     version = item.get("version", 1)
-    for action in ("triage", "forward"):
+    for action in ("triage", "review", "forward"):  # a report of wrongdoing is reviewed before it goes
         current = (await client.get(f"/v1/front/feedback/{item['id']}", headers=front)).json()["version"]
         response = await client.post(
             f"/v1/front/feedback/{item['id']}/{action}",

@@ -87,3 +87,24 @@ async def test_the_cron_escalates_items_overdue_past_the_grace_to_the_province_f
     assert events == ["overdue", "escalated"]
     # Escalation happens once.
     assert (await check_deadlines(db, GRACE)).escalated == 0
+
+
+async def test_a_report_about_the_chair_reminds_the_province_recipient_never_the_chair(db: asyncpg.Connection) -> None:
+    now = datetime.now(UTC)
+    item = await forwarded(db, now - timedelta(hours=3), to_official=False)
+    admin = await db.fetchval("select id from users where username = 'admin.hanoi'")
+    # As the workflow leaves a report about a chair: addressed to the province's accounts.
+    await db.execute("update feedback set category = 'wrongdoing_report' where id = $1", item)
+    await db.execute(
+        "update feedback_forwards set recipient_user_ids = $2, category = 'wrongdoing_report' where feedback_id = $1",
+        item,
+        [admin],
+    )
+    report = await check_deadlines(db, GRACE, now)
+    assert report.reminded == 1
+    assert await pushes(db) == [("feedback_reminder", "admin.hanoi")]
+    pushed = await db.fetchrow("select feedback_id, forward_id, data, body_vi from notification_outbox")
+    forward = await db.fetchval("select id from feedback_forwards where feedback_id = $1", item)
+    assert pushed["feedback_id"] is None and pushed["forward_id"] == forward
+    assert pushed["data"]["forward_id"] == str(forward) and "feedback_id" not in pushed["data"]
+    assert "Tố giác" in pushed["body_vi"] and f"chuyển số {forward}" in pushed["body_vi"]

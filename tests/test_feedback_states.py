@@ -16,6 +16,7 @@ EXPECTED = {
     "merge": ("merged", "merged", ".", ".", ".", ".", "."),
     "reject": ("rejected", "rejected", ".", ".", ".", ".", "."),
     "moderate": ("=", "=", "=", "=", "=", "=", "."),
+    "review": ("=", "=", ".", ".", ".", ".", "."),
     "forward": (".", "forwarded", ".", ".", ".", ".", "."),
     "answer": (".", ".", "=", ".", ".", ".", "."),
     "extend": (".", ".", "=", ".", ".", ".", "."),
@@ -58,7 +59,7 @@ def test_unknown_action_or_status_is_refused() -> None:
 @pytest.mark.parametrize(
     ("status", "actions"),
     [
-        ("received", ["claim", "release", "assign", "triage", "merge", "reject", "moderate"]),
+        ("received", ["claim", "release", "assign", "triage", "merge", "reject", "moderate", "review"]),
         ("forwarded", ["claim", "release", "assign", "moderate", "answer", "extend", "accept", "send_back"]),
         ("closed", ["moderate", "reopen"]),
         ("merged", []),

@@ -50,7 +50,8 @@ async def act(
 async def outbox(db: asyncpg.Connection, feedback_id: int | None = None) -> list[tuple[str, Any, Any]]:
     rows = await db.fetch(
         "select kind, user_id, citizen_id from notification_outbox "
-        "where $1::bigint is null or feedback_id = $1 order by id",
+        "where $1::bigint is null or feedback_id = $1 "
+        "or forward_id in (select w.id from feedback_forwards w where w.feedback_id = $1) order by id",
         feedback_id,
     )
     return [(r["kind"], r["user_id"], r["citizen_id"]) for r in rows]
@@ -198,6 +199,7 @@ ACTION_BODIES: dict[str, tuple[str, dict[str, Any] | None]] = {
     "merge": ("merge", {"into_id": 0}),
     "reject": ("reject", {"grounds": "spam", "reason": "Quảng cáo"}),
     "moderate": ("moderate", {"body": "Nội dung đã biên tập", "reason": "Bỏ lời lẽ xúc phạm"}),
+    "review": ("review", None),
     "forward": ("forward", None),
     "accept": ("accept", None),
     "send_back": ("send-back", {"reason": "Chưa đủ"}),

@@ -57,5 +57,29 @@ async def test_an_unreachable_database_is_503(settings: Settings, unused_tcp_por
     writer: GroupWriter[int, int] = GroupWriter(pool, insert_all)
     with pytest.raises(AppError) as caught:
         await writer.submit([1])
-    assert caught.value.code == "service_unavailable"
+    assert caught.value.code == "database_unavailable"
+    assert caught.value.status == 503 and caught.value.headers["retry-after"].isdigit()
     await pool.close()
+
+
+async def test_a_caller_waits_no_longer_than_the_deadline(pool: asyncpg.Pool, db: asyncpg.Connection) -> None:
+    release = asyncio.Event()
+
+    async def stalled(conn: Any, items: list[int]) -> list[int]:
+        await release.wait()  # a database that does not answer
+        return await insert_all(conn, items)
+
+    writer: GroupWriter[int, int] = GroupWriter(pool, stalled, drainers=1, deadline=0.3)
+    started = asyncio.get_running_loop().time()
+    in_flight = asyncio.ensure_future(writer.submit([1]))
+    await asyncio.sleep(0.05)
+    queued = asyncio.ensure_future(writer.submit([2]))  # behind the stalled batch
+    outcomes = await asyncio.gather(in_flight, queued, return_exceptions=True)
+    assert asyncio.get_running_loop().time() - started < 1
+    for outcome in outcomes:
+        assert isinstance(outcome, AppError) and outcome.code == "database_unavailable"
+    release.set()
+    await writer.close()
+    # The batch in flight commits after all (its caller's retry finds the row: no double);
+    # the queued item whose caller is gone is never written.
+    assert await db.fetchval("select array_agg(n) from group_probe") == [1]

@@ -94,7 +94,9 @@ async def _report(client: AsyncTestClient[Any], db: asyncpg.Connection, **overri
 
 
 async def _triaged(client: AsyncTestClient[Any], headers: dict[str, str], item: int) -> None:
+    """Triaged, and its masked copy reviewed: what a report of wrongdoing needs to be forwarded."""
     await act(client, headers, item, "triage", {"priority": "high"})
+    await act(client, headers, item, "review")
 
 
 async def _assigned(client: AsyncTestClient[Any], headers: dict[str, str]) -> list[int]:
@@ -112,7 +114,7 @@ async def test_a_report_naming_only_the_service_never_reaches_its_holder(
     assert preview.status_code == 200, preview.text
     assert preview.json()["recipient"] == "commune_committee"
     assert [r["user_id"] for r in preview.json()["recipients"]] == [await _user(db, "chair.badinh")]
-    assert "problem" not in preview.json()
+    assert preview.json()["problem"]["code"] == "forward_not_reviewed" and preview.json()["review_required"]
     for username, expected in (
         ("front.hanoi", 200),
         ("official.badinh", 403),
@@ -124,6 +126,7 @@ async def test_a_report_naming_only_the_service_never_reaches_its_holder(
         assert got.status_code == expected, username
 
     await _triaged(client, front, item)
+    assert "problem" not in (await client.get(f"/v1/front/feedback/{item}/forward-preview", headers=front)).json()
     forwarded = await act(client, front, item, "forward")
     assert forwarded["forwards"][-1]["recipient"] == "commune_committee"
     assert await _assigned(client, await headers_for("official.badinh")) == []
@@ -144,6 +147,7 @@ async def test_an_official_linked_in_triage_is_never_the_recipient(
         "select o.id from officials o join users u on u.id = o.user_id where u.username = 'official.badinh'"
     )
     await act(client, front, item, "triage", {"official_id": concerned, "commune_service_id": await service_of(db)})
+    await act(client, front, item, "review")
     forwarded = await act(client, front, item, "forward")
     assert forwarded["forwards"][-1]["recipient"] == "commune_committee"
     assert await _assigned(client, await headers_for("official.badinh")) == []

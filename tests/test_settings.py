@@ -75,6 +75,38 @@ def test_bad_values_name_the_variable(environ: dict[str, str], message: str) -> 
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.parametrize("variable", [v.name for v in VARIABLES])
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_an_empty_value_is_an_error_naming_the_variable(variable: str, blank: str) -> None:
+    # `export JWT_SECRET=` from a half-filled env file must not quietly mean "generate one".
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({variable: blank})
+    assert str(caught.value).startswith(f"{variable}: set to an empty value; unset it to get ")
+    assert "\n" not in str(caught.value)
+
+
+def test_an_empty_value_names_the_default_it_would_have_had() -> None:
+    with pytest.raises(SettingsError, match=r"^PORT: set to an empty value; unset it to get the default \(8000\)$"):
+        Settings.from_env({"PORT": ""})
+    with pytest.raises(SettingsError, match=r"^CORS_ORIGINS: set to an empty value; unset it to get no value$"):
+        Settings.from_env({"CORS_ORIGINS": ""})
+
+
+def test_an_empty_value_stops_the_command_before_anything_starts(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "backend", "migrate"],
+        env={"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path / "var"), "DATABASE_URL": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "commune-pulse: DATABASE_URL: set to an empty value; unset it to get the default (embedded)"
+    )
+    assert not (tmp_path / "var").exists(), "nothing may start before the settings are accepted"
+
+
 def test_durations() -> None:
     assert [parse_duration(v) for v in ("45", "45s", "2m", "3h", "1d")] == [45, 45, 120, 10800, 86400]
     for bad in ("0", "-1", "1w", ""):

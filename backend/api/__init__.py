@@ -11,6 +11,7 @@ from backend.api.devices import DeviceController
 from backend.api.feedback import FeedbackController, FrontFeedbackConfidentialController, MyFeedbackController
 from backend.api.feedback_reports import FeedbackReportController
 from backend.api.feedback_templates import FeedbackTemplateController
+from backend.api.forward_review import ForwardReviewController
 from backend.api.front import FrontController
 from backend.api.health import HealthController
 from backend.api.indicators import IndicatorController
@@ -22,6 +23,7 @@ from backend.api.procedures import ProcedureController
 from backend.api.protection_admin import ProtectionAdminController
 from backend.api.provinces import ProvinceController
 from backend.api.ratings import MyRatingController, RatingController
+from backend.api.scorecards import ScorecardController
 from backend.api.threshold_rules import CommuneThresholdRuleController, ThresholdRuleController
 from backend.api.users import UserController
 
@@ -52,7 +54,9 @@ CONTROLLERS = [
     ThresholdRuleController,
     CommuneThresholdRuleController,
     FrontController,
+    ForwardReviewController,
     AssignedFeedbackController,
     ProtectionAdminController,
     OversightController,
+    ScorecardController,
 ]

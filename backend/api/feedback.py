@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Annotated, Any, cast
 
 import msgspec
@@ -14,6 +14,7 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import State, UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi import ResponseSpec
 from litestar.params import Body, HeaderParameter, JSONBody
 
 from backend.api.params import DB, Citizen, CursorQuery, IdPath, LimitQuery, Staff
@@ -44,10 +45,14 @@ from schemas.types import IDEMPOTENCY_KEY
 SUBMISSION_MAX_BYTES = FEEDBACK_ATTACHMENTS_MAX * FEEDBACK_ATTACHMENT_MAX_BYTES + 256 * 1024
 
 IdempotencyKeyHeader = Annotated[
-    str | None,
+    str,
     HeaderParameter(
         name="Idempotency-Key",
-        description="Required. A new key per intended write; a retry reuses it and gets the first answer "
+        required=True,
+        min_length=1,
+        max_length=200,
+        pattern=IDEMPOTENCY_KEY,
+        description="A new key per intended write; a retry reuses it and gets the first answer "
         "again (Idempotent-Replayed: true). Letters, digits, '_', '-', ':', '.'; at most 200.",
     ),
 ]
@@ -97,6 +102,9 @@ class FeedbackForm:
     """Up to 5 photos (JPEG, PNG or HEIC), each at most 5 MB."""
 
 
+FORM_PARTS = frozenset(f.name for f in fields(FeedbackForm))
+
+
 class FeedbackController(Controller):
     path = "/v1/feedback"
     tags = ["feedback"]
@@ -110,12 +118,24 @@ class FeedbackController(Controller):
             "phone's weak signal): a `feedback` part holding the FeedbackCreate JSON and up to 5 `photos` "
             "file parts. The item and its photos are stored together under the Idempotency-Key: a retry "
             "after a lost answer replays the stored item (200, Idempotent-Replayed: true) and never stores "
-            "twice. Contact details are encrypted at rest and never sent back."
+            "twice. Contact details are encrypted at rest and never sent back. Each install may send "
+            "FEEDBACK_DAILY_LIMIT items and FEEDBACK_DAILY_PHOTO_BYTES of photos (as uploaded) per day "
+            "(Asia/Ho_Chi_Minh); beyond that 429 `feedback_limit_reached` with Retry-After until local "
+            "midnight. A retry of an item already stored is always replayed."
         ),
         status_code=201,
         guards=[multipart_only],
         request_max_body_size=SUBMISSION_MAX_BYTES,
-        responses=problem_responses(413, 415),
+        responses={
+            **problem_responses(413, 415, 429),
+            200: ResponseSpec(
+                MyFeedback,
+                description="A retry with the same Idempotency-Key: the stored item again",
+                generate_examples=False,
+            ),
+        },
+        # The `feedback` part is FeedbackCreate as JSON; unknown parts are refused.
+        opt={"replay_header": (200,), "form_json_parts": {"feedback": FeedbackCreate}, "form_closed": True},
     )
     async def submit(
         self,
@@ -123,9 +143,14 @@ class FeedbackController(Controller):
         db: DB,
         citizen: Citizen,
         state: State,
-        idempotency_key: IdempotencyKeyHeader = None,
+        request: Request[Any, Any, Any],
+        idempotency_key: IdempotencyKeyHeader,
     ) -> Response[MyFeedback]:
         key = _key(idempotency_key)
+        # A misspelt part ("photo") would otherwise drop the citizen's photos without a word.
+        unknown = sorted(set((await request.form()).keys()) - FORM_PARTS)
+        if unknown:
+            raise AppError("validation_failed", errors=[FieldError(field=unknown[0], message="Unknown form part")])
         try:
             raw = msgspec.json.decode(data.feedback)
         except msgspec.DecodeError as exc:
@@ -134,8 +159,10 @@ class FeedbackController(Controller):
         files = [await photo.read() for photo in data.photos]
         for photo in data.photos:
             await photo.close()
-        uploads = await asyncio.to_thread(service.check_uploads, files)
         settings = state.settings
+        allowance = (settings.feedback_daily_limit, settings.feedback_daily_photo_bytes)
+        await service.refuse_over_allowance(db, citizen.citizen_id, key, sum(map(len, files)), allowance)
+        uploads = await asyncio.to_thread(service.check_uploads, files)
         item, replayed = await service.submit_feedback(
             db,
             attachment_store(settings),
@@ -145,6 +172,7 @@ class FeedbackController(Controller):
             key,
             body,
             uploads,
+            allowance=allowance,
         )
         return _answer(item, replayed, 201)
 
@@ -175,6 +203,7 @@ class MyFeedbackController(Controller):
         summary="Rate the answer 1-5, once it is answered (once per answer)",
         status_code=200,
         responses=problem_responses(404, 409),
+        opt={"replay_header": (200,)},
     )
     async def rate(
         self,
@@ -182,7 +211,7 @@ class MyFeedbackController(Controller):
         citizen: Citizen,
         feedback_id: IdPath,
         data: JSONBody[AnswerRatingCreate],
-        idempotency_key: IdempotencyKeyHeader = None,
+        idempotency_key: IdempotencyKeyHeader,
     ) -> Response[MyFeedback]:
         key = _key(idempotency_key)
         item, replayed = await service.rate_answer(db, citizen.citizen_id, feedback_id, key, data.score)
@@ -194,6 +223,7 @@ class MyFeedbackController(Controller):
         summary="Dispute the answer (or the rejection): the Front reviews the item again",
         status_code=200,
         responses=problem_responses(404, 409),
+        opt={"replay_header": (200,)},
     )
     async def dispute(
         self,
@@ -202,7 +232,7 @@ class MyFeedbackController(Controller):
         feedback_id: IdPath,
         data: JSONBody[DisputeCreate],
         state: State,
-        idempotency_key: IdempotencyKeyHeader = None,
+        idempotency_key: IdempotencyKeyHeader,
     ) -> Response[MyFeedback]:
         key = _key(idempotency_key)
         item, replayed = await service.dispute_feedback(

@@ -35,10 +35,12 @@ from schemas.front import (
 )
 
 IfMatch = Annotated[
-    str | None,
+    str,
     HeaderParameter(
-        name="if-match",
+        name="If-Match",
+        required=True,
         max_length=20,
+        pattern=workflow.IF_MATCH,
         description='The item\'s version as last read, e.g. "3": a stale one gets 412, a missing one 428',
     ),
 ]
@@ -53,7 +55,7 @@ CategoryQuery = Annotated[
 ACTION_PROBLEMS = problem_responses(404, 409, 412, 428)
 
 
-def _version(if_match: str | None) -> int | None:
+def _version(if_match: str) -> int | None:
     return workflow.parse_if_match(if_match)
 
 
@@ -137,7 +139,7 @@ class FrontController(Controller):
         staff: Staff,
         state: State,
         feedback_id: IdPath,
-        if_match: IfMatch = None,
+        if_match: IfMatch,
         data: JSONBody[ClaimRequest | None] = None,
     ) -> FrontFeedback:
         return await workflow.claim(db, state.settings, staff, feedback_id, _version(if_match), data or ClaimRequest())
@@ -154,7 +156,7 @@ class FrontController(Controller):
         db: DB,
         staff: Staff,
         feedback_id: IdPath,
-        if_match: IfMatch = None,
+        if_match: IfMatch,
         data: JSONBody[ReasonRequest | None] = None,
     ) -> FrontFeedback:
         return await workflow.release(db, staff, feedback_id, _version(if_match), data or ReasonRequest())
@@ -167,7 +169,7 @@ class FrontController(Controller):
         responses=ACTION_PROBLEMS | problem_responses(422),
     )
     async def assign(
-        self, db: DB, staff: Staff, feedback_id: IdPath, data: JSONBody[AssignRequest], if_match: IfMatch = None
+        self, db: DB, staff: Staff, feedback_id: IdPath, data: JSONBody[AssignRequest], if_match: IfMatch
     ) -> FrontFeedback:
         return await workflow.assign(db, staff, feedback_id, _version(if_match), data)
 
@@ -179,7 +181,7 @@ class FrontController(Controller):
         responses=ACTION_PROBLEMS | problem_responses(422),
     )
     async def triage(
-        self, db: DB, staff: Staff, feedback_id: IdPath, data: JSONBody[TriageRequest], if_match: IfMatch = None
+        self, db: DB, staff: Staff, feedback_id: IdPath, data: JSONBody[TriageRequest], if_match: IfMatch
     ) -> FrontFeedback:
         return await workflow.triage(db, staff, feedback_id, _version(if_match), data)
 
@@ -191,7 +193,7 @@ class FrontController(Controller):
         responses=ACTION_PROBLEMS | problem_responses(422),
     )
     async def merge(
-        self, db: DB, staff: Staff, feedback_id: IdPath, data: JSONBody[MergeRequest], if_match: IfMatch = None
+        self, db: DB, staff: Staff, feedback_id: IdPath, data: JSONBody[MergeRequest], if_match: IfMatch
     ) -> FrontFeedback:
         return await workflow.merge(db, staff, feedback_id, _version(if_match), data)
 
@@ -203,7 +205,7 @@ class FrontController(Controller):
         responses=ACTION_PROBLEMS,
     )
     async def reject(
-        self, db: DB, staff: Staff, feedback_id: IdPath, data: JSONBody[RejectRequest], if_match: IfMatch = None
+        self, db: DB, staff: Staff, feedback_id: IdPath, data: JSONBody[RejectRequest], if_match: IfMatch
     ) -> FrontFeedback:
         return await workflow.reject(db, staff, feedback_id, _version(if_match), data)
 
@@ -215,7 +217,7 @@ class FrontController(Controller):
         responses=ACTION_PROBLEMS,
     )
     async def moderate(
-        self, db: DB, staff: Staff, feedback_id: IdPath, data: JSONBody[ModerateRequest], if_match: IfMatch = None
+        self, db: DB, staff: Staff, feedback_id: IdPath, data: JSONBody[ModerateRequest], if_match: IfMatch
     ) -> FrontFeedback:
         return await workflow.moderate(db, staff, feedback_id, _version(if_match), data)
 
@@ -232,7 +234,7 @@ class FrontController(Controller):
         staff: Staff,
         state: State,
         feedback_id: IdPath,
-        if_match: IfMatch = None,
+        if_match: IfMatch,
         data: JSONBody[ForwardRequest | None] = None,
     ) -> FrontFeedback:
         return await workflow.forward(
@@ -251,7 +253,7 @@ class FrontController(Controller):
         db: DB,
         staff: Staff,
         feedback_id: IdPath,
-        if_match: IfMatch = None,
+        if_match: IfMatch,
         data: JSONBody[AcceptRequest | None] = None,
     ) -> FrontFeedback:
         return await workflow.accept(db, staff, feedback_id, _version(if_match), data or AcceptRequest())
@@ -264,7 +266,7 @@ class FrontController(Controller):
         responses=ACTION_PROBLEMS,
     )
     async def send_back(
-        self, db: DB, staff: Staff, feedback_id: IdPath, data: JSONBody[RequiredReason], if_match: IfMatch = None
+        self, db: DB, staff: Staff, feedback_id: IdPath, data: JSONBody[RequiredReason], if_match: IfMatch
     ) -> FrontFeedback:
         return await workflow.send_back(db, staff, feedback_id, _version(if_match), data)
 
@@ -280,7 +282,7 @@ class FrontController(Controller):
         db: DB,
         staff: Staff,
         feedback_id: IdPath,
-        if_match: IfMatch = None,
+        if_match: IfMatch,
         data: JSONBody[ReasonRequest | None] = None,
     ) -> FrontFeedback:
         return await workflow.close(db, staff, feedback_id, _version(if_match), data or ReasonRequest())
@@ -293,7 +295,7 @@ class FrontController(Controller):
         responses=ACTION_PROBLEMS,
     )
     async def reopen(
-        self, db: DB, staff: Staff, feedback_id: IdPath, data: JSONBody[RequiredReason], if_match: IfMatch = None
+        self, db: DB, staff: Staff, feedback_id: IdPath, data: JSONBody[RequiredReason], if_match: IfMatch
     ) -> FrontFeedback:
         return await workflow.reopen(db, staff, feedback_id, _version(if_match), data)
 

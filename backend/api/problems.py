@@ -22,6 +22,8 @@ PROBLEM_DESCRIPTIONS = {
     428: "A precondition header (If-Match) is required",
     429: "Too many attempts (see Retry-After)",
     500: "Internal error (quote the request id)",
+    503: "The database is down, restarting or stalled for a moment: retry after Retry-After seconds "
+    "(with the same Idempotency-Key)",
 }
 
 
@@ -45,6 +47,8 @@ def document_problems(app: Litestar) -> None:
             if not isinstance(handler, HTTPRouteHandler):
                 continue
             statuses = {400, 500}
+            if not route.path.startswith("/health"):  # readiness answers its own 503 body
+                statuses.add(503)
             if "data" in handler.parsed_fn_signature.parameters:
                 statuses.add(422)
             if handler.resolve_guards():

@@ -28,10 +28,14 @@ from schemas.ratings import (
 from schemas.types import IDEMPOTENCY_KEY
 
 IdempotencyKeyHeader = Annotated[
-    str | None,
+    str,
     HeaderParameter(
         name="Idempotency-Key",
-        description="Required. A new key per rating the citizen intends; a retry reuses it and gets the "
+        required=True,
+        min_length=1,
+        max_length=200,
+        pattern=IDEMPOTENCY_KEY,
+        description="A new key per rating the citizen intends; a retry reuses it and gets the "
         "first answer again. Letters, digits, '_', '-', ':', '.'; at most 200.",
     ),
 ]
@@ -53,6 +57,8 @@ class RatingController(Controller):
         summary="Rate a commune service",
         status_code=201,
         responses=problem_responses(409, 429),
+        # A retry with the same key answers 201 again, with the stored rating.
+        opt={"replay_header": (201,)},
     )
     async def submit(
         self,
@@ -60,7 +66,7 @@ class RatingController(Controller):
         citizen: Citizen,
         state: State,
         request: Request[Any, Any, Any],
-        idempotency_key: IdempotencyKeyHeader = None,
+        idempotency_key: IdempotencyKeyHeader,
     ) -> Response[Rating]:
         if idempotency_key is None or not re.fullmatch(IDEMPOTENCY_KEY, idempotency_key):
             raise AppError("idempotency_key_required")

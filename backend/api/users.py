@@ -53,6 +53,19 @@ class UserController(Controller):
         status_code=200,
         operation_id="DeactivateUser",
         summary="Deactivate an account",
+        description="Ends its sessions. The last active system admin cannot be deactivated (409).",
+        responses=problem_responses(409),
     )
     async def deactivate_user(self, db: DB, staff: Staff, user_id: IdPath) -> User:
         return await users.deactivate_user(db, staff, user_id)
+
+    @post(
+        "/{user_id:int}/reactivate",
+        guards=[staff_with(*users.ADMIN_ROLES)],
+        status_code=200,
+        operation_id="ReactivateUser",
+        summary="Switch a deactivated account back on (its holder logs in again)",
+        description="Admins who administer every role the account holds; audited. No change if it is active.",
+    )
+    async def reactivate_user(self, db: DB, staff: Staff, user_id: IdPath) -> User:
+        return await users.reactivate_user(db, staff, user_id)

@@ -95,9 +95,10 @@ def check_event(event: DossierEvent, now: datetime) -> AppError | None:
 RESOLVE_SERVICES_SQL = """
 select i.ord, s.id as service_id, p.statutory_days, p.days_kind,
        ($5 = 'national' or c.province_code = $6 or s.commune_code = $7) as allowed,
-       (d.id is null or $5 = 'national' or dc.province_code = $6 or ds.commune_code = $7) as current_allowed
-from unnest($1::int[], $2::bigint[], $3::text[], $4::text[], $8::text[])
-     as i(ord, service_id, commune_code, procedure_code, dossier_code)
+       (d.id is null or $5 = 'national' or dc.province_code = $6 or ds.commune_code = $7) as current_allowed,
+       (i.official_id is null or ho.commune_code = s.commune_code) as official_ok
+from unnest($1::int[], $2::bigint[], $3::text[], $4::text[], $8::text[], $9::bigint[])
+     as i(ord, service_id, commune_code, procedure_code, dossier_code, official_id)
 left join commune_services named
        on i.service_id is null and named.commune_code = i.commune_code and named.procedure_code = i.procedure_code
 left join commune_services s on s.id = coalesce(i.service_id, named.id)
@@ -106,24 +107,28 @@ left join procedures p on p.code = s.procedure_code
 left join dossiers d on d.code = i.dossier_code
 left join commune_services ds on ds.id = d.commune_service_id
 left join communes dc on dc.code = ds.commune_code
+left join officials ho on ho.id = i.official_id
 order by i.ord
 """
 
 UPSERT_SQL = """
 insert into dossiers as d (code, commune_service_id, status, received_at, due_at, due_derived, completed_at,
-                           cancelled_at, event_version, event_at, rating_code_hash, source_api_key_id)
+                           cancelled_at, event_version, event_at, rating_code_hash, source_api_key_id,
+                           handling_official_id, channel)
 select t.code, t.service_id, t.status, t.received_at, t.due_at, t.due_derived, t.completed_at, t.cancelled_at,
-       t.version, t.event_at, t.code_hash, $11::bigint
+       t.version, t.event_at, t.code_hash, $11::bigint, t.official_id, t.channel
 from unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::bool[],
-            $7::timestamptz[], $8::timestamptz[], $9::bigint[], $10::timestamptz[], $15::bytea[], $16::bool[])
+            $7::timestamptz[], $8::timestamptz[], $9::bigint[], $10::timestamptz[], $15::bytea[], $16::bool[],
+            $17::bigint[], $18::text[])
      as t(code, service_id, status, received_at, due_at, due_derived, completed_at, cancelled_at, version, event_at,
-          code_hash, code_supplied)
+          code_hash, code_supplied, official_id, channel)
 on conflict (code) do update
 set commune_service_id = excluded.commune_service_id, status = excluded.status,
     received_at = excluded.received_at, due_at = excluded.due_at, due_derived = excluded.due_derived,
     completed_at = excluded.completed_at, cancelled_at = excluded.cancelled_at,
     event_version = excluded.event_version, event_at = excluded.event_at,
     source_api_key_id = excluded.source_api_key_id, updated_at = now(),
+    handling_official_id = excluded.handling_official_id, channel = excluded.channel,
     -- A code the system supplies replaces the stored one; a generated one only fills a gap.
     rating_code_hash = case when (select s.code_supplied from unnest($1::text[], $16::bool[]) as s(code, code_supplied)
                                   where s.code = d.code)
@@ -214,6 +219,8 @@ async def ingest_dossiers(
             client.commune_code,
             [r.code_hash for r in batch],
             [r.code_supplied for r in batch],
+            [r.event.handling_official_id for r in batch],
+            [r.event.channel for r in batch],
         )
         written = {row["code"]: row["inserted"] for row in rows}
         stored_hash = {row["code"]: bytes(row["rating_code_hash"]) for row in rows if row["rating_code_hash"]}
@@ -262,6 +269,7 @@ async def _resolve(
         client.province_code,
         client.commune_code,
         [e.code.strip().upper() for _, e in events],
+        [e.handling_official_id for _, e in events],
     )
     ready = []
     for (index, event), row in zip(events, rows, strict=True):
@@ -270,6 +278,8 @@ async def _resolve(
             error: AppError | None = AppError("unknown_service")
         elif not row["allowed"] or not row["current_allowed"]:
             error = AppError("out_of_scope")
+        elif not row["official_ok"]:
+            error = AppError("handling_official_unknown")
         else:
             error = None
         if error is not None:

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 EVALUATION_LOCK = 7_318_001
 
+# Alerts are the commune chair's: feedback counts as the chair may read it (what has been
+# forwarded, reports of wrongdoing left out; services/indicators.FULL_FEEDBACK_READERS), so a
+# report about the chair or an official never fires, moves or resolves an alert.
 # Each rule judged on its own window; a rate by its Wilson interval, a mean score by its
 # normal interval, a count as it is. "below" fires when even the upper bound is under the
 # threshold, "above" when even the lower bound is over it; either recovers when the value
@@ -62,15 +65,15 @@ answers as (
            sum(a.answered_late)::float8 as answered_late, sum(a.rated)::float8 as rated,
            sum(a.rating_satisfied)::float8 as rating_satisfied
     from windows w
-    join feedback_rollups_daily a on a.day between w.first_day and w.last_day
+    join feedback_rollups_daily a on a.day between w.first_day and w.last_day and not a.protected
     where $1::text[] is null or a.commune_code = any($1::text[])
     group by w.spec, a.commune_code
 ),
 open_feedback as (
     select commune_code, count(*)::float8 as backlog,
-           (count(*) filter (where status = 'forwarded' and response_due_at < $5))::float8 as overdue
+           (count(*) filter (where response_due_at < $5))::float8 as overdue
     from feedback
-    where status in ('received', 'triaged', 'forwarded') and ($1::text[] is null or commune_code = any($1::text[]))
+    where status = 'forwarded' and not protected and ($1::text[] is null or commune_code = any($1::text[]))
     group by commune_code
 ),
 measured as (

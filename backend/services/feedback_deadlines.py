@@ -27,16 +27,21 @@ CATEGORY_NAMES = {
     "praise": ("Khen ngợi", "Praise"),
 }
 
-# Forwarded items whose open forward is past due: the authority to remind (the official,
-# else the commune's chairs), and whether the item is newly overdue or past the grace.
+# Forwarded items whose open forward is past due: the authority to remind (whoever the
+# forward is addressed to, as /v1/assigned-feedback reads it: the accounts named on it for a
+# report about a chair, else the official, else the commune's chairs; never the official
+# concerned), and whether the item is newly overdue or past the grace.
 OVERDUE_SQL = """
-select f.id, f.reference, f.category, f.commune_code, c.full_name as commune_name, c.full_name_en as commune_name_en,
+select f.id, f.reference, f.category, fw.category as forward_category, f.commune_code,
+       c.full_name as commune_name, c.full_name_en as commune_name_en,
        c.province_code, f.overdue_since, f.escalated_at, fw.id as forward_id,
        coalesce(fw.extended_due_at, fw.due_at) as due_at,
-       coalesce(array(select o.user_id from officials o where o.id = fw.official_id and o.user_id is not null),
-                '{}') as official_users,
-       array(select ur.user_id from user_roles ur join users u on u.id = ur.user_id and u.is_active
-             where ur.role = 'commune_chair' and ur.commune_code = fw.commune_code) as chair_users
+       case when fw.recipient_user_ids is not null then fw.recipient_user_ids
+            when fw.official_id is not null
+                then array(select o.user_id from officials o where o.id = fw.official_id and o.user_id is not null)
+            else array(select ur.user_id from user_roles ur join users u on u.id = ur.user_id and u.is_active
+                       where ur.role = 'commune_chair' and ur.commune_code = fw.commune_code
+                       order by ur.user_id) end as authority_users
 from feedback f
 join feedback_forwards fw on fw.feedback_id = f.id and fw.status in ('open', 'sent_back')
 join communes c on c.code = f.commune_code
@@ -76,17 +81,20 @@ class DeadlineReport:
 
 
 def _text(kind: str, row: Any, now: datetime) -> tuple[str, str, str, str]:
-    category_vi, category_en = CATEGORY_NAMES.get(row["category"], ("Phản ánh", "Feedback"))
     due = row["due_at"]
     days = max(1, (now - due).days + (1 if (now - due).seconds else 0))
     due_text = local_day(due).strftime("%d/%m/%Y")
     if kind == "reminder":
+        # The authority knows the forward, not the item: its number, not the reference.
+        category_vi, category_en = CATEGORY_NAMES.get(row["forward_category"], ("Phản ánh", "Feedback"))
+        forward = row["forward_id"]
         return (
-            f"Quá hạn trả lời: {category_vi} {row['reference']}",
-            f"{category_vi} {row['reference']} đã quá hạn trả lời ({due_text}). Đề nghị trả lời hoặc xin gia hạn.",
-            f"Answer overdue: {category_en} {row['reference']}",
-            f"{category_en} {row['reference']} was due on {due_text}. Please answer or ask for an extension.",
+            f"Quá hạn trả lời: {category_vi} (chuyển số {forward})",
+            f"{category_vi} chuyển số {forward} đã quá hạn trả lời ({due_text}). Đề nghị trả lời hoặc xin gia hạn.",
+            f"Answer overdue: {category_en} (forward {forward})",
+            f"{category_en} forward {forward} was due on {due_text}. Please answer or ask for an extension.",
         )
+    category_vi, category_en = CATEGORY_NAMES.get(row["category"], ("Phản ánh", "Feedback"))
     return (
         f"Chậm trả lời {days} ngày: {row['reference']} — {row['commune_name']}",
         f"{category_vi} {row['reference']} ({row['commune_name']}) quá hạn trả lời từ {due_text}, chưa có trả lời.",
@@ -97,6 +105,17 @@ def _text(kind: str, row: Any, now: datetime) -> tuple[str, str, str, str]:
 
 def _push(kind: str, key: str, row: Any, user_id: int, text: tuple[str, str, str, str]) -> Notification:
     title_vi, body_vi, title_en, body_en = text
+    if kind == "reminder":  # to the authority: the forward, never the item
+        forward = row["forward_id"]
+        data = {
+            "forward_id": str(forward),
+            "kind": "feedback_reminder",
+            "link": f"communepulse://assigned-feedback/{forward}",
+        }
+        ids: dict[str, Any] = {"forward_id": forward}
+    else:
+        data = {"feedback_id": str(row["id"]), "kind": f"feedback_{kind}", "link": f"communepulse://front/{row['id']}"}
+        ids = {"feedback_id": row["id"]}
     return Notification(
         dedupe_key=key,
         kind=f"feedback_{kind}",
@@ -104,9 +123,9 @@ def _push(kind: str, key: str, row: Any, user_id: int, text: tuple[str, str, str
         body_vi=body_vi,
         title_en=title_en,
         body_en=body_en,
-        data={"feedback_id": str(row["id"]), "kind": f"feedback_{kind}", "link": f"communepulse://front/{row['id']}"},
+        data=data,
         user_id=user_id,
-        feedback_id=row["id"],
+        **ids,
     )
 
 
@@ -135,8 +154,7 @@ async def check_deadlines(conn: Any, grace: timedelta, now: datetime | None = No
             await conn.execute(EVENTS_SQL, *map(list, zip(*events, strict=True)), now)
         notifications = []
         for r in rows:
-            authority = list(r["official_users"]) or list(r["chair_users"])
-            for user_id in dict.fromkeys(authority):
+            for user_id in dict.fromkeys(r["authority_users"]):
                 key = f"feedback:{r['id']}:forward:{r['forward_id']}:overdue:{today}:user:{user_id}"
                 notifications.append(_push("reminder", key, r, user_id, _text("reminder", r, now)))
         if escalate:

@@ -8,8 +8,10 @@ from typing import Any
 
 from backend.auth import StaffPrincipal
 from backend.errors import AppError, problem_of
+from backend.redaction import redact_with_findings
 from backend.reporter_protection import Route, RoutingFacts, route_forward
 from backend.scope import in_scope
+from backend.services.forward_copies import current_review
 from backend.services.front_queue import FRONT_ROLES
 from schemas.front import ForwardPreview, ForwardRecipient
 
@@ -88,6 +90,8 @@ select 1 from feedback f join communes c on c.code = f.commune_code
 where f.id = $1 and {in_scope(user="$2", roles="$3", commune="f.commune_code", province="c.province_code")}
 """
 
+ITEM_SQL = "select f.body, f.protected from feedback f where f.id = $1"
+
 RECIPIENTS_SQL = """
 select u.id as user_id, u.display_name from users u where u.id = any($1::bigint[]) order by u.id
 """
@@ -100,9 +104,17 @@ async def preview_forward(conn: Any, staff: StaffPrincipal, feedback_id: int, la
         raise AppError("feedback_not_found")
     route = await route_of(conn, feedback_id, datetime.now(UTC))
     people = await conn.fetch(RECIPIENTS_SQL, list(route.recipients))
+    item = await conn.fetchrow(ITEM_SQL, feedback_id)
+    review = await current_review(conn, feedback_id)
+    masked_copy, masked = redact_with_findings(item["body"])
+    refusal = route.refusal or ("forward_not_reviewed" if item["protected"] and review is None else None)
     return ForwardPreview(
         recipient=route.recipient,
         official_id=route.official_id,
         recipients=[ForwardRecipient(user_id=r["user_id"], display_name=r["display_name"]) for r in people],
-        problem=problem_of(AppError(route.refusal), language) if route.refusal else None,
+        problem=problem_of(AppError(refusal), language) if refusal else None,
+        body=review.body if review is not None else masked_copy,
+        masked=masked,
+        review_required=item["protected"],
+        review=review,
     )

@@ -20,9 +20,10 @@ from backend.audit import record_staff_action
 from backend.auth import StaffPrincipal
 from backend.errors import AppError, problem_of
 from backend.feedback_states import InvalidTransition, transition
-from backend.redaction import findings, redact
+from backend.redaction import redact_with_findings
 from backend.scope import in_scope
 from backend.services.feedback_routing import route_of
+from backend.services.forward_copies import current_review, supersede_reviews
 from backend.services.front_queue import FRONT_ROLES, SUPERVISOR_ROLES, get_front_feedback, get_queue_item
 from backend.services.notifications import Notification, queue_notifications
 from backend.settings import Settings
@@ -108,6 +109,11 @@ class Action:
     @property
     def id(self) -> int:
         return int(self.row["id"])
+
+
+# What If-Match may hold: a version, quoted or not, weak or not ("3", W/"3", 3). The API
+# refuses anything else before the handler runs (backend.api.front publishes it).
+IF_MATCH = r'^(W/)?"?[0-9]{1,10}"?$'
 
 
 def parse_if_match(header: str | None) -> int | None:
@@ -444,10 +450,15 @@ async def merge(
         actor_user_id=staff.user_id,
         at=act.now,
         reason=body.reason,
-        data={"duplicate_id": feedback_id},
+        data={"duplicate_id": feedback_id, "protected": act.row["protected"]},
     )
+    # A report of wrongdoing merged into another item protects it: the original now carries
+    # its substance, and must be routed and reviewed as one (issue 10, point 2).
     await conn.execute(
-        "update feedback set version = version + 1, updated_at = $2 where id = $1", body.into_id, act.now
+        "update feedback set version = version + 1, updated_at = $2, protected = protected or $3 where id = $1",
+        body.into_id,
+        act.now,
+        act.row["protected"],
     )
     return await _done(conn, staff, feedback_id)
 
@@ -474,7 +485,11 @@ async def moderate(
     """Edit or redact the text; the text as it was stays in the item's history."""
     act = await _begin(conn, staff, feedback_id, "moderate", version)
     await _update(conn, act, body=body.body)
-    await _event(conn, act, "moderated", reason=body.reason, data={"previous_body": act.row["body"]})
+    # The reviewed copy was of the old text: a forward now needs a new review.
+    ended = await supersede_reviews(conn, act.id, act.now, "text_edited")
+    await _event(
+        conn, act, "moderated", reason=body.reason, data={"previous_body": act.row["body"], "review_ended": ended}
+    )
     return await _done(conn, staff, feedback_id)
 
 
@@ -490,8 +505,8 @@ order by ur.user_id
 
 INSERT_FORWARD_SQL = """
 insert into feedback_forwards (feedback_id, official_id, commune_code, redacted_body, due_at, status, created_by,
-                               created_at, updated_at, category, commune_service_id, recipient_user_ids)
-values ($1, $2, $3, $4, $5, 'open', $6, $7, $7, $8, $9, $10)
+                               created_at, updated_at, category, commune_service_id, recipient_user_ids, review_id)
+values ($1, $2, $3, $4, $5, 'open', $6, $7, $7, $8, $9, $10, $11)
 returning id
 """
 
@@ -513,20 +528,29 @@ async def forward(
     if route.refusal:
         raise AppError(route.refusal)
     official_id, recipients = route.official_id, list(route.recipients)
-    text = body.body or row["body"]
+    review = await current_review(conn, feedback_id)
+    if row["protected"] and (review is None or (body.body is not None and body.body != review.body)):
+        # A report of wrongdoing leaves the Front only as a person reviewed it.
+        raise AppError("forward_not_reviewed")
+    if review is not None and (body.body is None or body.body == review.body):
+        copy, masked, edited = review.body, review.masked, review.edited
+    else:
+        copy, masked = redact_with_findings(body.body or row["body"])
+        edited, review = body.body is not None, None
     due = deadline(settings, row["category"], act.now)
     forward_id = await conn.fetchval(
         INSERT_FORWARD_SQL,
         feedback_id,
         official_id,
         row["commune_code"],
-        redact(text),
+        copy,
         due,
         staff.user_id,
         act.now,
         row["category"],
         row["commune_service_id"],
         recipients if route.recipient == "province" else None,
+        review.id if review is not None else None,
     )
     await _update(conn, act, status="forwarded", response_due_at=due, overdue_since=None, escalated_at=None)
     await _event(
@@ -539,8 +563,9 @@ async def forward(
             "official_id": official_id,
             "recipient": route.recipient,
             "due_at": due.isoformat(),
-            "masked": findings(text),
-            "edited": body.body is not None,
+            "masked": masked,
+            "edited": edited,
+            "review_id": review.id if review is not None else None,
         },
         visible=True,
     )
@@ -586,7 +611,7 @@ async def _notify_authority(
                     "link": f"communepulse://assigned-feedback/{forward_id}",
                 },
                 user_id=user_id,
-                feedback_id=feedback_id,
+                forward_id=forward_id,
             )
             for user_id in users
         ],

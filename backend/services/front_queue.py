@@ -15,6 +15,7 @@ from backend.errors import AppError
 from backend.feedback_states import OPEN_STATUSES, STATUSES, allowed_actions
 from backend.pagination import decode_cursor, page_of
 from backend.scope import in_scope
+from backend.services.forward_copies import current_review
 from backend.text import like_patterns
 from schemas.front import (
     AttachmentInfo,
@@ -180,7 +181,7 @@ def _cursor_key(row: Any, sort: str) -> tuple[Any, ...]:
 
 ONE_SQL = f"""
 select {ITEM_COLUMNS}, f.body, f.answer, f.answered_at, f.answer_rating, f.reject_reason, f.overdue_since,
-       f.escalated_at,
+       f.escalated_at, f.protected,
        array(select m.id from feedback m where m.merged_into_id = f.id order by m.id) as merged_ids
 {ITEM_FROM}
 where f.id = $3 and {VISIBLE}
@@ -201,7 +202,7 @@ select fw.id,
             when fw.official_id is null then 'commune_committee' else 'official' end as recipient,
        fw.official_id, o.full_name as official_name, fw.commune_code, fw.redacted_body, fw.status, fw.due_at,
        fw.extended_due_at, fw.extension_reason, fw.answer, fw.answered_at, fw.answered_by, fw.sent_back_at,
-       fw.sent_back_reason, fw.created_by, fw.created_at
+       fw.sent_back_reason, fw.created_by, fw.created_at, fw.review_id
 from feedback_forwards fw
 left join officials o on o.id = fw.official_id
 where fw.feedback_id = $1
@@ -239,6 +240,9 @@ async def get_front_feedback(conn: Any, staff: StaffPrincipal, feedback_id: int)
         events=events,
         forwards=forwards,
         attachments=attachments,
+        protected=row["protected"],
+        review_required=row["protected"],
+        review=await current_review(conn, feedback_id),
     )
 
 

@@ -32,8 +32,14 @@ from schemas.indicators import (
 # Everyone who watches a commune as a whole. A commune official sees the services they
 # answer for and their own figures, not their colleagues'.
 WIDE_READERS = frozenset({"commune_chair", "front_staff", "front_supervisor", "province_admin", "system_admin"})
+# Who counts every open item, reports of wrongdoing and items not yet forwarded included:
+# the Front and the province. A commune's chair and officials may be the official concerned
+# (or answer to them): their figures hold only what has been forwarded and is not protected,
+# so a report about them moves no number they can read (issue 10, point 5).
+FULL_FEEDBACK_READERS = frozenset({"front_staff", "front_supervisor", "province_admin", "system_admin"})
 SERIES_MAX_DAYS = 366
 OPEN_FEEDBACK = "status in ('received', 'triaged', 'forwarded')"
+AUTHORITY_FEEDBACK = "status = 'forwarded' and not protected"
 OVERDUE_FEEDBACK = "status = 'forwarded' and response_due_at < now()"
 
 
@@ -44,6 +50,8 @@ class Scope:
     commune_code: str | None = None
     province_code: str | None = None
     name: str | None = None
+    full_view: bool = False
+    """The caller counts protected and not yet forwarded feedback (FULL_FEEDBACK_READERS)."""
 
     def describe(self) -> IndicatorScope:
         return IndicatorScope(
@@ -58,22 +66,28 @@ class Scope:
 
 NATION_ACCESS_SQL = """
 select exists (select 1 from user_roles where user_id = $1 and role = any($2::text[]) and scope_kind = 'national')
+           as allowed,
+       exists (select 1 from user_roles where user_id = $1 and role = any($3::text[]) and scope_kind = 'national')
+           as full_view
 """
 PROVINCE_ACCESS_SQL = f"""
 select p.code, p.full_name as name,
-       {in_province_scope(user="$2", roles="$3", province="p.code")} as allowed
+       {in_province_scope(user="$2", roles="$3", province="p.code")} as allowed,
+       {in_province_scope(user="$2", roles="$4", province="p.code")} as full_view
 from provinces p where p.code = $1
 """
 COMMUNE_ACCESS_SQL = f"""
 select c.code, c.province_code, c.full_name as name,
-       {in_scope(user="$2", roles="$3", commune="c.code", province="c.province_code")} as allowed
+       {in_scope(user="$2", roles="$3", commune="c.code", province="c.province_code")} as allowed,
+       {in_scope(user="$2", roles="$4", commune="c.code", province="c.province_code")} as full_view
 from communes c where c.code = $1
 """
 SERVICE_ACCESS_SQL = f"""
 select cs.id, cs.commune_code, c.province_code, p.name_vi || ' — ' || c.full_name as name,
        {in_scope(user="$2", roles="$3", commune="c.code", province="c.province_code")}
        or exists (select 1 from assignments a join officials o on o.id = a.official_id
-                  where a.commune_service_id = cs.id and o.user_id = $2 and a.valid @> now()) as allowed
+                  where a.commune_service_id = cs.id and o.user_id = $2 and a.valid @> now()) as allowed,
+       {in_scope(user="$2", roles="$4", commune="c.code", province="c.province_code")} as full_view
 from commune_services cs
 join communes c on c.code = cs.commune_code
 join procedures p on p.code = cs.procedure_code
@@ -82,7 +96,8 @@ where cs.id = $1
 OFFICIAL_ACCESS_SQL = f"""
 select o.id, o.commune_code, c.province_code, o.full_name as name,
        {in_scope(user="$2", roles="$3", commune="c.code", province="c.province_code")}
-       or o.user_id = $2 as allowed
+       or o.user_id = $2 as allowed,
+       {in_scope(user="$2", roles="$4", commune="c.code", province="c.province_code")} as full_view
 from officials o join communes c on c.code = o.commune_code
 where o.id = $1
 """
@@ -99,32 +114,33 @@ async def resolve_scope(
 ) -> Scope:
     """The narrowest scope named, checked against the caller's roles in the query itself:
     404 when it does not exist, 403 when it is outside the caller's scope."""
-    roles = list(WIDE_READERS)
+    roles, full = list(WIDE_READERS), list(FULL_FEEDBACK_READERS)
     if official is not None:
-        row = await conn.fetchrow(OFFICIAL_ACCESS_SQL, official, staff.user_id, roles)
+        row = await conn.fetchrow(OFFICIAL_ACCESS_SQL, official, staff.user_id, roles, full)
         scope = None if row is None else Scope("official", row["id"], row["commune_code"], row["province_code"])
         missing = "official_not_found"
     elif service is not None:
-        row = await conn.fetchrow(SERVICE_ACCESS_SQL, service, staff.user_id, roles)
+        row = await conn.fetchrow(SERVICE_ACCESS_SQL, service, staff.user_id, roles, full)
         scope = None if row is None else Scope("service", row["id"], row["commune_code"], row["province_code"])
         missing = "commune_service_not_found"
     elif commune is not None:
-        row = await conn.fetchrow(COMMUNE_ACCESS_SQL, commune, staff.user_id, roles)
+        row = await conn.fetchrow(COMMUNE_ACCESS_SQL, commune, staff.user_id, roles, full)
         scope = None if row is None else Scope("commune", row["code"], row["code"], row["province_code"])
         missing = "commune_not_found"
     elif province is not None:
-        row = await conn.fetchrow(PROVINCE_ACCESS_SQL, province, staff.user_id, roles)
+        row = await conn.fetchrow(PROVINCE_ACCESS_SQL, province, staff.user_id, roles, full)
         scope = None if row is None else Scope("province", row["code"], province_code=row["code"])
         missing = "province_not_found"
     else:
-        if not await conn.fetchval(NATION_ACCESS_SQL, staff.user_id, roles):
+        row = await conn.fetchrow(NATION_ACCESS_SQL, staff.user_id, roles, full)
+        if not row["allowed"]:
             raise AppError("out_of_scope")
-        return Scope("nation", name="Việt Nam")
+        return Scope("nation", name="Việt Nam", full_view=row["full_view"])
     if row is None or scope is None:
         raise AppError(missing)
     if not row["allowed"]:
         raise AppError("out_of_scope")
-    return Scope(scope.kind, scope.key, scope.commune_code, scope.province_code, row["name"])
+    return Scope(scope.kind, scope.key, scope.commune_code, scope.province_code, row["name"], row["full_view"])
 
 
 def _rating_sums(t: str = "") -> str:
@@ -215,9 +231,21 @@ HELD_SOURCES: dict[str, str] = {
 }
 
 
-def _sums_sql(kind: str) -> str:
+def _visible(source: str, full_view: bool) -> str:
+    """A feedback source as the reader may count it: open items for the Front and the
+    province; for everyone else only forwarded, unprotected ones."""
+    return source if full_view else source.replace(OPEN_FEEDBACK, AUTHORITY_FEEDBACK)
+
+
+def _answers_visible(source: str, full_view: bool) -> str:
+    """An answer rollup as the reader may count it (protected answers for the Front and the province)."""
+    return source if full_view else f"{source} and not protected"
+
+
+def _sums_sql(kind: str, full_view: bool) -> str:
     ratings, dossiers, processing, feedback = SOURCES[kind]
-    answers, answer_times = ANSWER_SOURCES[kind]
+    feedback = _visible(feedback, full_view)
+    answers, answer_times = (_answers_visible(source, full_view) for source in ANSWER_SOURCES[kind])
     return f"""
 with r as (select {_rating_sums()} from {ratings}),
      d as (select {DOSSIER_SUMS} from {dossiers}),
@@ -232,7 +260,7 @@ select * from r, d, p, f, a, t, q
 """
 
 
-SUMS_SQL = {kind: _sums_sql(kind) for kind in SOURCES}
+SUMS_SQL = {(kind, full): _sums_sql(kind, full) for kind in SOURCES for full in (False, True)}
 
 
 def _sums(row: Any) -> Sums:
@@ -294,7 +322,7 @@ def describe_window(window: Window) -> IndicatorWindow:
 
 async def scope_values(conn: Any, scope: Scope, window: Window) -> tuple[IndicatorValues, int]:
     """The values of a scope, and how many of its ratings are held for review."""
-    row = await conn.fetchrow(SUMS_SQL[scope.kind], *_args(scope, window))
+    row = await conn.fetchrow(SUMS_SQL[scope.kind, scope.full_view], *_args(scope, window))
     return indicator_values(_sums(row)), row["quarantined"]
 
 
@@ -440,12 +468,22 @@ left join (select fb.commune_code, {FEEDBACK_COUNTS} from feedback fb
            where fc.province_code = $3 and fb.{OPEN_FEEDBACK}
            group by fb.commune_code) f on f.commune_code = c.code
 left join lateral (select {ANSWER_SUMS} from feedback_rollups_daily
-                   where commune_code = c.code and {_DAILY}) a on true
+                   where commune_code = c.code and {_DAILY} and {{answers}}) a on true
 left join lateral (select array_agg(bucket) as answer_buckets, array_agg(n) as answer_counts
                    from (select bucket, sum(items)::int as n from feedback_answer_time_daily
-                         where commune_code = c.code and {_DAILY} group by bucket) x) t on true
+                         where commune_code = c.code and {_DAILY} and {{answers}} group by bucket) x) t on true
 where c.province_code = $3
 """
+
+BREAKDOWN_SQL = {
+    (by, full): _visible(sql, full).replace("{answers}", "true" if full else "not protected")
+    for by, sql in (
+        ("service", BREAKDOWN_BY_SERVICE_SQL),
+        ("official", BREAKDOWN_BY_OFFICIAL_SQL),
+        ("commune", BREAKDOWN_BY_COMMUNE_SQL),
+    )
+    for full in (False, True)
+}
 
 # The ways a breakdown may be sorted, and which way is worse.
 HIGHER_IS_WORSE = {
@@ -509,7 +547,7 @@ async def read_breakdown(
         )
     now = datetime.now(UTC)
     window = period_window(spec, now, on)
-    sql = {"service": BREAKDOWN_BY_SERVICE_SQL, "official": BREAKDOWN_BY_OFFICIAL_SQL}.get(by, BREAKDOWN_BY_COMMUNE_SQL)
+    sql = BREAKDOWN_SQL[by, scope.full_view]
     if by == "commune":
         args: list[Any] = [window.first_day, window.last_day, scope.key]
     else:

@@ -7,15 +7,21 @@ when an enqueue was lost or a retry falls due) claims due rows, sends to each re
 live devices in their language and records every attempt. A transition's dedupe_key is
 unique, so it is never pushed twice; a row stays pending until every device has an answer,
 so a push is not lost while Redis or FCM is down.
+
+Crash safety: answers are committed per chunk of SEND_CHUNK sends, as FCM gives them, under
+a short lease renewed while the round works; a worker killed mid fan-out leaves at most the
+chunk in flight to be sent again, and the rest to the next worker within seconds.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import random
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -30,9 +36,16 @@ log = logging.getLogger(__name__)
 
 DELIVER_JOB = "deliver_notifications"
 
-# A claimed row is not due again for this long: a worker that dies mid-delivery leaves it
-# to another one after the lease.
-LEASE_SECONDS = 300
+# A claimed row is not due again for this long, and the round holding it renews the lease
+# every LEASE_RENEW_SECONDS while it works: a worker that dies mid-delivery leaves its rows
+# to any other within LEASE_SECONDS (at once to a worker starting on the same host, see
+# release_dead_leases), and a slow FCM never lets the lease run out under a live worker.
+LEASE_SECONDS = 15
+LEASE_RENEW_SECONDS = 5
+# Messages sent at once, and recorded (committed) as soon as FCM answered them: a worker
+# killed mid fan-out repeats at most this many sends (those in flight) when the row is
+# taken up again; the devices already recorded are not sent it again.
+SEND_CHUNK = 50
 # Rows claimed per round, and rounds per job (the relay picks up what is left).
 CLAIM_LIMIT = 200
 MAX_ROUNDS = 10
@@ -64,6 +77,8 @@ class Notification(msgspec.Struct, frozen=True, kw_only=True):
     citizen_id: uuid.UUID | None = None
     alert_id: int | None = None
     feedback_id: int | None = None
+    """Only for pushes to the Front and citizens: an authority's push names its forward."""
+    forward_id: int | None = None
     critical: bool = False
     """Critical pushes ignore quiet hours and go with high priority."""
 
@@ -84,13 +99,13 @@ def _check(notification: Notification) -> None:
 
 QUEUE_SQL = """
 insert into notification_outbox (dedupe_key, user_id, citizen_id, kind, alert_id, feedback_id,
-                                 title_vi, body_vi, title_en, body_en, data, critical)
+                                 title_vi, body_vi, title_en, body_en, data, critical, forward_id)
 select n.dedupe_key, n.user_id, n.citizen_id, n.kind, n.alert_id, n.feedback_id,
-       n.title_vi, n.body_vi, n.title_en, n.body_en, n.data::jsonb, n.critical
+       n.title_vi, n.body_vi, n.title_en, n.body_en, n.data::jsonb, n.critical, n.forward_id
 from unnest($1::text[], $2::bigint[], $3::uuid[], $4::text[], $5::bigint[], $6::bigint[],
-            $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::boolean[])
+            $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::boolean[], $13::bigint[])
      with ordinality as n(dedupe_key, user_id, citizen_id, kind, alert_id, feedback_id,
-                          title_vi, body_vi, title_en, body_en, data, critical, position)
+                          title_vi, body_vi, title_en, body_en, data, critical, forward_id, position)
 order by n.position
 on conflict (dedupe_key) do nothing
 returning id
@@ -105,7 +120,7 @@ async def queue_notifications(conn: Any, notifications: Sequence[Notification]) 
         return []
     for notification in notifications:
         _check(notification)
-    columns: list[list[Any]] = [[] for _ in range(12)]
+    columns: list[list[Any]] = [[] for _ in range(13)]
     for n in notifications:
         values = (
             n.dedupe_key,
@@ -120,6 +135,7 @@ async def queue_notifications(conn: Any, notifications: Sequence[Notification]) 
             n.body_en,
             msgspec.json.encode(n.data).decode(),
             n.critical,
+            n.forward_id,
         )
         for column, value in zip(columns, values, strict=True):
             column.append(value)
@@ -175,6 +191,7 @@ class _Row(msgspec.Struct, frozen=True, kw_only=True):
     kind: str
     alert_id: int | None
     feedback_id: int | None
+    forward_id: int | None
     title_vi: str
     body_vi: str
     title_en: str
@@ -195,7 +212,8 @@ class _Target(msgspec.Struct, frozen=True, kw_only=True):
 
 
 # The rows asked for (when due), then the longest-waiting due ones; skip locked lets many
-# workers claim side by side, and moving next_attempt_at is the lease.
+# workers claim side by side, and moving next_attempt_at is the lease, held by one round
+# (lease_token) of one worker (lease_holder).
 CLAIM_SQL = """
 with named as (
     select id from notification_outbox
@@ -211,10 +229,10 @@ with named as (
     select id from named union select id from oldest
 )
 update notification_outbox o
-set next_attempt_at = $1 + make_interval(secs => $4)
+set next_attempt_at = $1 + make_interval(secs => $4), lease_holder = $5, lease_token = $6
 from due
 where o.id = due.id
-returning o.id, o.kind, o.alert_id, o.feedback_id, o.title_vi, o.body_vi, o.title_en, o.body_en,
+returning o.id, o.kind, o.alert_id, o.feedback_id, o.forward_id, o.title_vi, o.body_vi, o.title_en, o.body_en,
           o.data, o.critical, o.attempts
 """
 
@@ -246,7 +264,8 @@ where d.id = r.id and d.retired_at is null
 """
 
 # A row with a next attempt stays pending; otherwise its status follows from every device
-# it was ever sent to: all got it, some did, none did, or there was nobody to send to.
+# it was ever sent to: all got it, some did, none did, or there was nobody to send to. Only
+# rows this round still holds are touched, and their lease ends.
 UPDATE_ROWS_SQL = """
 with r as (
     select * from unnest($1::bigint[], $2::integer[], $3::timestamptz[], $4::text[])
@@ -271,11 +290,28 @@ set attempts = r.attempts,
     last_error = coalesce(r.last_error, o.last_error),
     next_attempt_at = coalesce(r.next_attempt_at, o.next_attempt_at),
     status = case when r.next_attempt_at is null then final.status else 'pending' end,
-    finished_at = case when r.next_attempt_at is null then now() end
+    finished_at = case when r.next_attempt_at is null then now() end,
+    lease_holder = null,
+    lease_token = null
 from r
 join final on final.id = r.id
-where o.id = r.id and o.status = 'pending'
+where o.id = r.id and o.status = 'pending' and o.lease_token = $6
 returning o.id, o.status
+"""
+
+# While a round works its rows stay leased; a row another round has taken over (this one
+# stalled past the lease) is left to that round.
+RENEW_LEASE_SQL = """
+update notification_outbox
+set next_attempt_at = greatest(next_attempt_at, $2::timestamptz + make_interval(secs => $3))
+where lease_token = $1 and status = 'pending'
+"""
+
+# Rows held by workers known to be dead are due again at once.
+RELEASE_LEASES_SQL = """
+update notification_outbox
+set next_attempt_at = least(next_attempt_at, $2::timestamptz), lease_holder = null, lease_token = null
+where lease_holder = any($1::uuid[]) and lease_token is not null and status = 'pending'
 """
 
 
@@ -286,10 +322,16 @@ def push_message(row: _Row, target: _Target) -> PushMessage:
     data.update(notification_id=str(row.id), kind=row.kind)
     if row.alert_id is not None:
         data["alert_id"] = str(row.alert_id)
-    if row.feedback_id is not None:
+    if row.forward_id is not None:
+        # An authority's push: the forward only, never the item behind it.
+        data.pop("feedback_id", None)
+        data["forward_id"] = str(row.forward_id)
+    elif row.feedback_id is not None:
         data["feedback_id"] = str(row.feedback_id)
     if row.alert_id is not None:
         collapse_id = f"alert-{row.alert_id}"  # the alert's latest state replaces earlier ones
+    elif row.forward_id is not None:
+        collapse_id = f"forward-{row.forward_id}"
     elif row.feedback_id is not None:
         collapse_id = f"feedback-{row.feedback_id}"
     else:
@@ -315,17 +357,31 @@ async def deliver_due(
     now: datetime | None = None,
     limit: int = CLAIM_LIMIT,
     max_rounds: int = MAX_ROUNDS,
+    holder: uuid.UUID | None = None,
 ) -> DeliveryReport:
     """Deliver due outbox rows: those named (if due) and the longest-waiting others, in
-    rounds of `limit` rows until none is due. Safe to run twice and side by side."""
+    rounds of `limit` rows until none is due. Safe to run twice and side by side, and to be
+    killed at any point: what FCM accepted is recorded chunk by chunk (SEND_CHUNK), so the
+    round that takes the rows up again sends only to the devices not yet recorded.
+
+    `holder` is the worker's id (backend.heartbeat), so that a worker starting after it
+    died can release its rows at once (release_leases) instead of after the lease."""
     report = DeliveryReport()
     named = list(outbox_ids)
     for _ in range(max_rounds):
-        claimed = await _deliver_round(pool, provider, named, now or datetime.now(UTC), limit, report)
+        claimed = await _deliver_round(pool, provider, named, now or datetime.now(UTC), limit, report, holder)
         named = []
         if claimed < limit:
             break
     return report
+
+
+async def release_leases(conn: Any, holders: Sequence[uuid.UUID]) -> int:
+    """Make the rows claimed by these (dead) workers due now; returns how many."""
+    if not holders:
+        return 0
+    status = await conn.execute(RELEASE_LEASES_SQL, list(holders), datetime.now(UTC))
+    return int(status.split()[-1])
 
 
 async def _deliver_round(
@@ -335,9 +391,11 @@ async def _deliver_round(
     now: datetime,
     limit: int,
     report: DeliveryReport,
+    holder: uuid.UUID | None,
 ) -> int:
+    token = uuid.uuid4()
     async with pool.acquire() as conn:
-        claimed = await conn.fetch(CLAIM_SQL, now, outbox_ids, limit, float(LEASE_SECONDS))
+        claimed = await conn.fetch(CLAIM_SQL, now, outbox_ids, limit, float(LEASE_SECONDS), holder, token)
         if not claimed:
             return 0
         rows = [_row(r) for r in claimed]
@@ -348,7 +406,7 @@ async def _deliver_round(
     for t in target_rows:
         targets[t["outbox_id"]].append(msgspec.convert(dict(t), _Target))
     messages: list[PushMessage] = []
-    owner: dict[int, int] = {}  # index in messages -> outbox id
+    owner: list[int] = []  # outbox id of each message
     quiet_ends: dict[int, datetime] = {}
     for row in rows:
         for target in targets[row.id]:
@@ -357,13 +415,18 @@ async def _deliver_round(
                 quiet_ends[row.id] = min(until, quiet_ends.get(row.id, until))
                 report.deferred += 1
                 continue
-            owner[len(messages)] = row.id
+            owner.append(row.id)
             messages.append(push_message(row, target))
 
-    results = await provider.send(messages) if messages else []
     by_row: dict[int, list[PushResult]] = defaultdict(list)
-    for index, result in enumerate(results):
-        by_row[owner[index]].append(result)
+    async with _leased(pool, token, now):
+        for start in range(0, len(messages), SEND_CHUNK):
+            results = await provider.send(messages[start : start + SEND_CHUNK])
+            owners = owner[start : start + len(results)]
+            await _record(pool, owners, results)
+            for outbox_id, result in zip(owners, results, strict=True):
+                by_row[outbox_id].append(result)
+            _count(report, results)
 
     updates: list[tuple[int, int, datetime | None, str | None]] = []
     for row in rows:
@@ -378,6 +441,45 @@ async def _deliver_round(
             next_at = min(retry_at, next_at) if next_at else retry_at
         updates.append((row.id, attempts, next_at, failures[-1].error if failures else None))
 
+    async with pool.acquire() as conn:
+        finished = await conn.fetch(
+            UPDATE_ROWS_SQL,
+            [u[0] for u in updates],
+            [u[1] for u in updates],
+            [u[2] for u in updates],
+            [u[3] for u in updates],
+            list(SUCCESS_OUTCOMES),
+            token,
+        )
+    report.finished += sum(1 for f in finished if f["status"] != "pending")
+    return len(rows)
+
+
+async def _record(pool: asyncpg.Pool, owners: list[int], results: list[PushResult]) -> None:
+    """Commit one chunk's answers at once: a device recorded here is never sent this row again."""
+    if not results:
+        return
+    retired = [r for r in results if r.outcome == "retired"]
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            RECORD_DELIVERIES_SQL,
+            owners,
+            [r.device_id for r in results],
+            [r.outcome for r in results],
+            [r.message_id for r in results],
+            [r.error_code for r in results],
+        )
+        if retired:
+            await conn.execute(
+                RETIRE_DEVICES_SQL,
+                [r.device_id for r in retired],
+                [(r.error_code or "invalid").lower() for r in retired],
+            )
+    if retired:
+        log.info("push targets retired", extra={"device_ids": [r.device_id for r in retired]})
+
+
+def _count(report: DeliveryReport, results: list[PushResult]) -> None:
     for result in results:
         if result.outcome in SUCCESS_OUTCOMES:
             report.sent += 1
@@ -388,35 +490,36 @@ async def _deliver_round(
         else:
             report.failed += 1
 
-    async with pool.acquire() as conn, conn.transaction():
-        if results:
-            await conn.execute(
-                RECORD_DELIVERIES_SQL,
-                [owner[i] for i in range(len(results))],
-                [r.device_id for r in results],
-                [r.outcome for r in results],
-                [r.message_id for r in results],
-                [r.error_code for r in results],
-            )
-        retired = [r for r in results if r.outcome == "retired"]
-        if retired:
-            await conn.execute(
-                RETIRE_DEVICES_SQL,
-                [r.device_id for r in retired],
-                [(r.error_code or "invalid").lower() for r in retired],
-            )
-        finished = await conn.fetch(
-            UPDATE_ROWS_SQL,
-            [u[0] for u in updates],
-            [u[1] for u in updates],
-            [u[2] for u in updates],
-            [u[3] for u in updates],
-            list(SUCCESS_OUTCOMES),
-        )
-    report.finished += sum(1 for f in finished if f["status"] != "pending")
-    if retired:
-        log.info("push targets retired", extra={"device_ids": [r.device_id for r in retired]})
-    return len(rows)
+
+@contextlib.asynccontextmanager
+async def _leased(pool: asyncpg.Pool, token: uuid.UUID, now: datetime) -> AsyncIterator[None]:
+    """Renew the round's lease every LEASE_RENEW_SECONDS until the block ends. The lease runs
+    from the round's `now` plus the time spent, so a round run at a given instant (tests,
+    catching up) keeps its own clock."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    stop = asyncio.Event()
+
+    async def renew() -> None:
+        while True:
+            try:
+                await asyncio.wait_for(stop.wait(), LEASE_RENEW_SECONDS)
+                return
+            except TimeoutError:
+                pass
+            at = now + timedelta(seconds=loop.time() - started)
+            try:
+                await pool.execute(RENEW_LEASE_SQL, token, at, float(LEASE_SECONDS))
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+                # The rows fall due again after the lease; the sends go on (and are recorded).
+                log.warning("push lease not renewed", extra={"error": repr(exc)})
+
+    renewal = asyncio.create_task(renew())
+    try:
+        yield
+    finally:
+        stop.set()
+        await renewal
 
 
 def _row(record: asyncpg.Record) -> _Row:

@@ -546,6 +546,8 @@ def rating_writer(
     *,
     drainers: int = 2,
     on_stored: Callable[[set[str]], None] | None = None,
+    acquire_timeout: float = 2.0,
+    deadline: float | None = None,
     campaign: CampaignThresholds | None = None,
 ) -> GroupWriter[RatingRequest, RatingOutcome]:
     """The per-process writer that stores concurrent requests' ratings together;
@@ -564,4 +566,6 @@ def rating_writer(
     # No enclosing transaction: each round's single INSERT commits its rows atomically,
     # and nothing else needs to change with them; BEGIN and COMMIT would be two more round
     # trips per batch on the hot path.
-    return GroupWriter(pool, write, drainers=drainers, transaction=False)
+    return GroupWriter(
+        pool, write, drainers=drainers, transaction=False, acquire_timeout=acquire_timeout, deadline=deadline
+    )

@@ -241,11 +241,48 @@ where user_id = (select id from done) and revoked_at is null
 """
 
 
-async def deactivate_user(conn: Any, actor: StaffPrincipal, user_id: int) -> User:
-    """Switch an account off and end its sessions; its history stays."""
+# The active system admins, locked: two admins switching each other off at once must not
+# leave none (the second waits, then sees the first's change and is refused).
+ACTIVE_SYSTEM_ADMINS_SQL = """
+with admins as (
+    select u.id from users u
+    where u.is_active
+      and exists (select 1 from user_roles r where r.user_id = u.id and r.role = 'system_admin')
+    order by u.id
+    for update of u
+)
+select coalesce(bool_or(id = $1), false) as target, count(*) filter (where id <> $1) as others from admins
+"""
+
+REACTIVATE_SQL = "update users set is_active = true, updated_at = now() where id = $1 and not is_active returning id"
+
+
+async def _check_manageable(conn: Any, actor: StaffPrincipal, user_id: int) -> User:
+    """The account, if the actor administers every role it holds (404 if not visible)."""
     user = await get_user(conn, actor, user_id)
     if not await conn.fetchval(ALL_GRANTS_COVERED_SQL, actor.user_id, list(ADMIN_ROLES), user_id):
         raise AppError("out_of_scope")
-    await conn.execute(DEACTIVATE_SQL, user_id)
-    await record_staff_action(conn, actor.user_id, "user.deactivate", "user", user_id)
+    return user
+
+
+async def deactivate_user(conn: Any, actor: StaffPrincipal, user_id: int) -> User:
+    """Switch an account off and end its sessions; its history stays. The last active
+    system admin stays: without one, nobody could manage national roles or reactivate it."""
+    user = await _check_manageable(conn, actor, user_id)
+    async with conn.transaction():
+        admins = await conn.fetchrow(ACTIVE_SYSTEM_ADMINS_SQL, user_id)
+        if admins["target"] and admins["others"] == 0:
+            raise AppError("last_system_admin")
+        await conn.execute(DEACTIVATE_SQL, user_id)
+        await record_staff_action(conn, actor.user_id, "user.deactivate", "user", user_id)
     return msgspec.structs.replace(user, is_active=False)
+
+
+async def reactivate_user(conn: Any, actor: StaffPrincipal, user_id: int) -> User:
+    """Switch a deactivated account back on. Its old sessions stay ended: the person logs in
+    again. Reactivating an active account changes and records nothing."""
+    user = await _check_manageable(conn, actor, user_id)
+    async with conn.transaction():
+        if await conn.fetchval(REACTIVATE_SQL, user_id) is not None:
+            await record_staff_action(conn, actor.user_id, "user.reactivate", "user", user_id)
+    return msgspec.structs.replace(user, is_active=True)
