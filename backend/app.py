@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import signal
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
@@ -31,6 +32,7 @@ from backend.evaluation_schedule import EvaluationScheduler
 from backend.json_body import refuse_deep_json
 from backend.log import RequestIdMiddleware, configure_logging
 from backend.security import VerifiedTokens, jwt_secret
+from backend.security_headers import SecurityHeadersMiddleware, metrics_token_required
 from backend.services.ratings import rating_writer
 from backend.settings import Settings
 
@@ -49,8 +51,11 @@ def api_version() -> str:
 
 
 class MetricsController(PrometheusController):
+    """Prometheus metrics, for the scraper alone: a bearer token (METRICS_TOKEN)."""
+
     path = "/metrics"
     include_in_schema = False
+    guards = [metrics_token_required]
 
     @get()
     async def get(self, state: State) -> Response:
@@ -148,6 +153,9 @@ def create_app(settings: Settings) -> Litestar:
     )
     document_problems(app)
     openapi_config.bind(app)
+    # Outside the router and its exception handling (route middleware never sees a 404 or
+    # 405 from the router): the security headers go on every response.
+    app.asgi_handler = SecurityHeadersMiddleware(app.asgi_handler)
     return app
 
 
@@ -155,4 +163,8 @@ def app_from_env() -> Litestar:
     """Factory for `uvicorn --factory` worker processes: settings from their environment."""
     settings = Settings.from_env()
     configure_logging(settings.log_level)
+    # Closing the terminal sends SIGHUP to every process of the group: the supervisor
+    # (`commune-pulse serve`) stops on it and ends its processes with SIGTERM, which
+    # drains their requests; dying on SIGHUP here would cut them off.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     return create_app(settings)

@@ -63,12 +63,17 @@ select u.id, u.username, u.display_name,
 from users u
 left join user_roles r on r.user_id = u.id
 where u.id = $1 and u.is_active
+  and not exists (select 1 from ended_session_families e where e.family_id = $2)
 group by u.id
 """
 
 
-async def load_staff(conn: Any, user_id: int) -> StaffPrincipal | None:
-    row = await conn.fetchrow(STAFF_SQL, user_id)
+async def load_staff(conn: Any, user_id: int, family_id: uuid.UUID) -> StaffPrincipal | None:
+    """The staff member with their roles, read fresh; None when the account is inactive or the
+    token's session (refresh family) has ended: logout and refresh-token reuse take effect
+    at the next request. The family check is one primary-key probe in a query that runs
+    anyway, so it costs staff requests next to nothing and citizen requests nothing."""
+    row = await conn.fetchrow(STAFF_SQL, user_id, family_id)
     if row is None:
         return None
     grants = tuple(Grant(g[0], g[1], g[2], g[3]) for g in row["grants"])
@@ -126,11 +131,15 @@ async def _authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Princ
     if kind == "citizen" and subject.startswith("citizen:"):
         with contextlib.suppress(ValueError):  # a malformed id falls through to invalid_token
             return CitizenPrincipal(uuid.UUID(subject.removeprefix("citizen:")))
-    elif kind == "staff" and subject.startswith("user:") and subject[5:].isdigit():
-        async with pooled(state.pool, state.settings.db_acquire_timeout) as conn:
-            staff = await load_staff(conn, int(subject[5:]))
-        if staff is not None:
-            return staff
+    elif kind == "staff" and subject.startswith("user:") and subject[5:].isdigit() and "sid" in claims:
+        family = None
+        with contextlib.suppress(ValueError):
+            family = uuid.UUID(claims["sid"])
+        if family is not None:
+            async with pooled(state.pool, state.settings.db_acquire_timeout) as conn:
+                staff = await load_staff(conn, int(subject[5:]), family)
+            if staff is not None:
+                return staff
     raise AppError("invalid_token", headers={"www-authenticate": "Bearer"})
 
 

@@ -89,6 +89,13 @@ CATALOG: dict[str, tuple[int, Text]] = {
     "device_not_found": (404, Text("Không tìm thấy thiết bị nhận thông báo", "Push device not found")),
     "threshold_rule_not_found": (404, Text("Không tìm thấy quy tắc ngưỡng cảnh báo", "Threshold rule not found")),
     "method_not_allowed": (405, Text("Phương thức không được hỗ trợ", "Method not allowed")),
+    "device_target_in_use": (
+        409,
+        Text(
+            "Thiết bị này đang nhận thông báo cho một tài khoản khác; tài khoản đó cần gỡ thiết bị trước",
+            "This device receives pushes for another account; that account must remove it first",
+        ),
+    ),
     "username_taken": (409, Text("Tên đăng nhập đã được sử dụng", "The username is already taken")),
     "last_system_admin": (
         409,
@@ -223,6 +230,13 @@ CATALOG: dict[str, tuple[int, Text]] = {
         Text(
             "Thiết bị này đã gửi đủ số đánh giá cho phép trong ngày, vui lòng thử lại vào ngày mai",
             "This install has sent its ratings for today; try again tomorrow",
+        ),
+    ),
+    "feedback_limit_reached": (
+        429,
+        Text(
+            "Thiết bị này đã gửi đủ số góp ý hoặc dung lượng ảnh cho phép trong ngày, vui lòng thử lại vào ngày mai",
+            "This install has sent its feedback or photo allowance for today; try again tomorrow",
         ),
     ),
     "too_many_login_attempts": (

@@ -75,7 +75,11 @@ def jwt_secret(settings: Settings) -> str:
     return path.read_text().strip()
 
 
-def issue_token(secret: str, subject: str, kind: str, ttl_seconds: int) -> tuple[str, datetime]:
+def issue_token(
+    secret: str, subject: str, kind: str, ttl_seconds: int, session: str | None = None
+) -> tuple[str, datetime]:
+    """A signed token; `session` (staff: the refresh family) becomes the `sid` claim that
+    logout and refresh-token reuse revoke."""
     now = datetime.now(UTC).replace(microsecond=0)
     expires = now + timedelta(seconds=ttl_seconds)
     claims: dict[str, Any] = {
@@ -86,6 +90,8 @@ def issue_token(secret: str, subject: str, kind: str, ttl_seconds: int) -> tuple
         "exp": expires,
         "jti": secrets.token_hex(8),
     }
+    if session is not None:
+        claims["sid"] = session
     return jwt.encode(claims, secret, algorithm=JWT_ALGORITHM), expires
 
 
@@ -151,8 +157,10 @@ def read_token(secret: str, token: str) -> dict[str, Any]:
         raise InvalidToken("expired")
     if claims["iss"] != JWT_ISSUER:
         raise InvalidToken("foreign issuer")
-    if not isinstance(claims["sub"], str) or ("jti" in claims and not isinstance(claims["jti"], str)):
-        raise InvalidToken("malformed sub or jti")
+    if not isinstance(claims["sub"], str) or any(
+        name in claims and not isinstance(claims[name], str) for name in ("jti", "sid")
+    ):
+        raise InvalidToken("malformed sub, jti or sid")
     return claims
 
 

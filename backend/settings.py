@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -88,7 +89,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Namespace of our Redis keys and the arq queue, so servers can be shared (arq's per-job
     keys are `arq:job:<id>` and the like: unique ids, fixed prefix)."""
     login_max_failures: int = 10
-    """Failed logins per username within 15 minutes before logins are refused (429)."""
+    """Failed logins per (username, network address) within 15 minutes before that pair is
+    refused (429); a stranger elsewhere cannot lock the account out."""
+    login_address_failures: int = 30
+    """Failed logins per network address (any usernames) within 15 minutes before 429."""
+    login_global_failures: int = 2000
+    """Failed logins across all addresses within 15 minutes before every login gets 429."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Networks (IPs or CIDRs) of our reverse proxies: only a direct peer among them may name
+    the client in X-Forwarded-For."""
+    metrics_token: str | None = None
+    """Bearer token that /metrics requires; None: /metrics is not served."""
+    feedback_daily_limit: int = 10
+    """Feedback items one app install may submit per local day (Asia/Ho_Chi_Minh)."""
+    feedback_daily_photo_bytes: int = 60_000_000
+    """Photo bytes (as sent) one app install may upload with its feedback per local day."""
     new_installs_per_address: int = 100
     """New app installs one network address may register per hour before 429."""
     rating_daily_limit: int = 20
@@ -260,6 +275,16 @@ def _prefix(raw: str) -> str:
     return raw
 
 
+def _networks(raw: str) -> tuple[str, ...]:
+    """Comma-separated IPs or CIDRs, kept in canonical network form."""
+    networks = []
+    for part in raw.split(","):
+        part = part.strip()
+        if part:
+            networks.append(str(ipaddress.ip_network(part, strict=False)))  # ValueError names it
+    return tuple(networks)
+
+
 def _feedback_keys(raw: str) -> tuple[tuple[str, str], ...]:
     keys: list[tuple[str, str]] = []
     for item in (piece.strip() for piece in raw.split(",")):
@@ -413,7 +438,55 @@ VARIABLES: tuple[Variable, ...] = (
         "login_max_failures",
         _int_between(1, 1000),
         "10",
-        "Failed logins per username in 15 minutes before further attempts get 429.",
+        "Failed logins for one username from one network address in 15 minutes before that pair gets 429 "
+        "(a stranger at another address cannot lock the account out).",
+    ),
+    Variable(
+        "LOGIN_ADDRESS_FAILURES",
+        "login_address_failures",
+        _int_between(1, 1_000_000),
+        "30",
+        "Failed logins from one network address, whatever the usernames, in 15 minutes before its logins get "
+        "429 (a password sprayed over many usernames).",
+    ),
+    Variable(
+        "LOGIN_GLOBAL_FAILURES",
+        "login_global_failures",
+        _int_between(1, 10_000_000),
+        "2000",
+        "Failed logins from all addresses together in 15 minutes before every login gets 429 (guessing spread "
+        "over many addresses). A success gives its attempt back.",
+    ),
+    Variable(
+        "TRUSTED_PROXIES",
+        "trusted_proxies",
+        _networks,
+        "",
+        "Comma-separated IPs or CIDRs of our reverse proxies. Only when the direct peer is one of them is the "
+        "client taken from `X-Forwarded-For`: the rightmost address that is not a trusted proxy. Empty: "
+        "the socket peer, and `X-Forwarded-For` is ignored. Used by every per-address limit.",
+    ),
+    Variable(
+        "METRICS_TOKEN",
+        "metrics_token",
+        _secret,
+        "",
+        "Bearer token `/metrics` requires (≥ 32 characters). Unset: `/metrics` answers 404.",
+    ),
+    Variable(
+        "FEEDBACK_DAILY_LIMIT",
+        "feedback_daily_limit",
+        _int_between(1, 1_000_000),
+        "10",
+        "Feedback items one app install may submit per day (Asia/Ho_Chi_Minh) before further ones get 429.",
+    ),
+    Variable(
+        "FEEDBACK_DAILY_PHOTO_BYTES",
+        "feedback_daily_photo_bytes",
+        _int_between(1, 10_000_000_000),
+        "60000000",
+        "Photo bytes (as uploaded) one app install may send with its feedback per day (Asia/Ho_Chi_Minh) "
+        "before further photos get 429.",
     ),
     Variable(
         "NEW_INSTALLS_PER_ADDRESS",
@@ -421,8 +494,8 @@ VARIABLES: tuple[Variable, ...] = (
         _int_between(1, 1_000_000),
         "100",
         "New app installs one network address may register per hour (429 beyond). Phones behind a "
-        "carrier's NAT share an address: keep it generous; behind a proxy, set uvicorn's "
-        "`FORWARDED_ALLOW_IPS` so the client's address is seen.",
+        "carrier's NAT share an address: keep it generous; behind a proxy, set `TRUSTED_PROXIES` so the "
+        "client's address is seen.",
     ),
     Variable(
         "RATING_DAILY_LIMIT",

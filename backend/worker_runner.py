@@ -128,6 +128,8 @@ class WorkerRunner:
                         self.settings, handle_signals=False, burst=self.burst, ctx=dict(ctx), redis=redis
                     )
                     self._worker = active
+                    if self._stopping.is_set():
+                        break  # stop() came while connecting: its poll loop never started
                     await active.async_run()
                     if self.burst:
                         return

@@ -52,7 +52,7 @@ from backend.app import create_app
 from backend.cli import prepare_database
 from backend.db import connect, create_pool
 from backend.embedded import with_database
-from backend.security import issue_token
+from backend.services.auth import tool_access_token
 from backend.services.scorecard_compute import compute_provinces
 from backend.services.scorecard_jobs import refresh_provinces
 from backend.settings import Settings
@@ -336,6 +336,7 @@ async def run(args: argparse.Namespace, backing: Backing) -> int:
                 refresh_s.append(time.perf_counter() - began)
             async with pool.acquire() as c:
                 ids = [r["id"] for r in await c.fetch("select id from scorecards")]
+                token = await tool_access_token(c, JWT_SECRET, admin_id, 3600)
                 communes = [
                     r["commune_code"]
                     for r in await c.fetch(
@@ -346,7 +347,6 @@ async def run(args: argparse.Namespace, backing: Backing) -> int:
             await pool.close()
 
         rng = random.Random(13)
-        token = issue_token(JWT_SECRET, f"user:{admin_id}", "staff", 3600)[0]
         headers = {"authorization": f"Bearer {token}"}
         async with AsyncTestClient(app=create_app(settings)) as client:
             card_paths = [f"/v1/scorecards/{rng.choice(ids)}" for _ in range(args.reads)]

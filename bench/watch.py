@@ -62,7 +62,7 @@ import msgspec
 from backend.cli import prepare_database
 from backend.db import connect
 from backend.embedded import with_database
-from backend.security import issue_token
+from backend.services.auth import tool_access_token
 from backend.services.evaluator import evaluate
 from backend.settings import Settings
 from bench.client import HttpConnection, PhaseResult, cores, encode_request, event_loop_factory, open_loop, send
@@ -411,10 +411,14 @@ async def create_people(conn: Any, secret: str) -> People:
             user_id,
             code,
         )
-        token = issue_token(secret, f"user:{user_id}", "staff", 6 * 3600)[0]
+        token = await _staff_token(conn, secret, user_id)
         probes.append((code, row["service_id"], user_id, token))
-    admin_token = issue_token(secret, f"user:{admin_id}", "staff", 6 * 3600)[0]
+    admin_token = await _staff_token(conn, secret, admin_id)
     return People(secret, admin_token, probes)
+
+
+async def _staff_token(conn: Any, secret: str, user_id: int) -> str:
+    return await tool_access_token(conn, secret, user_id, 6 * 3600)
 
 
 async def recreate_database(admin_url: str, create: bool = True) -> None:

@@ -28,9 +28,9 @@ from backend import migrations
 from backend.app import create_app
 from backend.db import connect
 from backend.embedded import start_postgres, start_redis, stop_redis, with_database
-from backend.security import issue_token
 from backend.seed.demo import seed_demo_accounts
 from backend.seed.reference import load_reference
+from backend.services.auth import tool_access_token
 from backend.settings import Settings
 
 # A local FCM for the real firebase-admin SDK: fixtures fcm_server and fcm_settings;
@@ -255,7 +255,7 @@ def headers_for(db: asyncpg.Connection) -> TokenFor:
     async def make(username: str) -> dict[str, str]:
         user_id = await db.fetchval("select id from users where username = $1", username)
         assert user_id is not None, f"no demo user {username}"
-        token, _ = issue_token(JWT_SECRET, f"user:{user_id}", "staff", 600)
+        token = await tool_access_token(db, JWT_SECRET, user_id, 600)
         return {"authorization": f"Bearer {token}"}
 
     return make

@@ -69,29 +69,30 @@ async def test_registering_again_updates_the_same_device(client: AsyncTestClient
     assert len((await client.get("/v1/me/devices", headers=chair)).json()["items"]) == 1
 
 
-async def test_a_target_registered_by_someone_else_moves_to_them(
+async def test_nobody_takes_over_a_chairs_push_target(
     client: AsyncTestClient[Any], headers_for: TokenFor, citizen_headers: dict[str, str], db: asyncpg.Connection
 ) -> None:
     chair, other = await headers_for("chair.badinh"), await headers_for("chair.hoankiem")
     fid = new_fid()
     old = (await register(client, chair, fid=fid)).json()
 
-    moved = await register(client, other, fid=fid)
-    assert moved.status_code == 201, moved.text
-    assert moved.json()["id"] != old["id"]
-    assert (await client.get("/v1/me/devices", headers=chair)).json()["items"] == []
-    assert [d["id"] for d in (await client.get("/v1/me/devices", headers=other)).json()["items"]] == [
-        moved.json()["id"]
-    ]
-    retired = await db.fetchrow("select retired_at, retired_reason from devices where id = $1", old["id"])
-    assert retired["retired_at"] is not None and retired["retired_reason"] == "reassigned"
-
-    # A citizen install on the same phone takes it over too (staff logged out, app reused).
-    taken = await register(client, citizen_headers, fid=fid)
-    assert taken.status_code == 201
-    assert (await client.get("/v1/me/devices", headers=other)).json()["items"] == []
+    # A citizen token that learned the chair's FID tries to take it (and silence the alerts).
+    for attempt in (citizen_headers, other):
+        refused = await register(client, attempt, fid=fid)
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["code"] == "device_target_in_use"
+        assert (await client.get("/v1/me/devices", headers=attempt)).json()["items"] == []
+    assert [d["id"] for d in (await client.get("/v1/me/devices", headers=chair)).json()["items"]] == [old["id"]]
+    row = await db.fetchrow("select user_id, citizen_id, retired_at from devices where id = $1", old["id"])
+    assert row["retired_at"] is None and row["citizen_id"] is None
     live = await db.fetchval("select count(*) from devices where fid = $1 and retired_at is null", fid)
     assert live == 1
+
+    # The chair logs out on this phone and the app removes the device: now the next account may have it.
+    assert (await client.delete("/v1/me/devices", params={"fid": fid}, headers=chair)).status_code == 204
+    taken = await register(client, citizen_headers, fid=fid)
+    assert taken.status_code == 201, taken.text
+    assert (await client.get("/v1/me/devices", headers=chair)).json()["items"] == []
 
 
 async def test_a_device_is_deleted_only_by_its_owner(

@@ -33,12 +33,29 @@ async def test_ready_is_503_when_redis_is_unreachable(settings: Settings, unused
         assert (await client.get("/v1/communes/00004")).status_code == 200
 
 
-async def test_metrics_are_exposed_in_prometheus_format(client: AsyncTestClient[Any]) -> None:
-    await client.get("/v1/provinces")
-    metrics = await client.get("/metrics")
-    assert metrics.status_code == 200
-    assert "commune_pulse_requests_total" in metrics.text
-    assert 'path="/v1/provinces"' in metrics.text
+METRICS_TOKEN = "metrics-" + "m" * 40
+
+
+async def test_metrics_need_the_metrics_token(settings: Settings) -> None:
+    async with AsyncTestClient(
+        app=create_app(msgspec.structs.replace(settings, metrics_token=METRICS_TOKEN))
+    ) as client:
+        await client.get("/v1/provinces")
+        for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": f"Basic {METRICS_TOKEN}"}):
+            refused = await client.get("/metrics", headers=headers)
+            assert refused.status_code == 401, headers
+            assert refused.json()["code"] == "unauthenticated"
+            assert "commune_pulse" not in refused.text
+        metrics = await client.get("/metrics", headers={"authorization": f"Bearer {METRICS_TOKEN}"})
+        assert metrics.status_code == 200
+        assert "commune_pulse_requests_total" in metrics.text
+        assert 'path="/v1/provinces"' in metrics.text
+
+
+async def test_metrics_are_not_served_without_a_token_setting(client: AsyncTestClient[Any]) -> None:
+    hidden = await client.get("/metrics", headers={"authorization": "Bearer anything"})
+    assert hidden.status_code == 404
+    assert hidden.json()["code"] == "not_found"
 
 
 async def test_request_id_is_echoed_or_made(client: AsyncTestClient[Any]) -> None:

@@ -115,8 +115,7 @@ class WorkerProcess:
 
     def start(self) -> None:
         s = self.settings
-        env = {
-            **os.environ,
+        ours = {
             "DATABASE_URL": s.database_url or "",
             "REDIS_URL": s.redis_url or "",
             "REDIS_KEY_PREFIX": s.redis_key_prefix,
@@ -129,6 +128,11 @@ class WorkerProcess:
             "DATA_DIR": s.data_dir,
             "DB_POOL_SIZE": "5",
         }
+        # A variable set to nothing is refused: leave out what these settings do not have.
+        env = {**os.environ, **{name: value for name, value in ours.items() if value}}
+        for name, value in ours.items():
+            if not value:
+                env.pop(name, None)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "backend", "worker"], cwd=ROOT, env=env, stdout=log, stderr=log
@@ -258,8 +262,12 @@ async def test_the_worker_rides_out_redis_down_at_start_and_stopped_midway(
     await push_through_redis(db, settings, own_redis.url, alert, chair, "outage:after-hang")
     await wait_for(lambda: pushed(fcm_server, fid, 4), 10, "push after the hang", worker)
     assert worker.alive(), worker.log()
+
+    async def four_delivered() -> bool:  # the row is finished just after FCM's answer is recorded
+        return await db.fetchval("select count(*) from notification_outbox where status = 'delivered'") == 4
+
+    await wait_for(four_delivered, 5, "rows finished", worker)
     assert len(fcm_server.sent_to(fid)) == 4  # each push once
-    assert await db.fetchval("select count(*) from notification_outbox where status = 'delivered'") == 4
     assert early is not None
 
     # SIGTERM: a clean stop, and a stopped worker is not a stale one.
@@ -358,12 +366,6 @@ async def test_a_worker_killed_mid_fan_out_repeats_only_the_sends_in_flight(
     repeated = sum(n - 1 for n in per_device.values())
     assert set(per_device) == set(fids)
     assert repeated <= SEND_CHUNK, f"{repeated} repeated sends"
-    # Each device recorded once, every row delivered.
-    recorded = await db.fetch(
-        "select device_id, count(*) as n from notification_deliveries where outbox_id = any($1) group by device_id",
-        ids,
-    )
-    assert len(recorded) == FAN_OUT_DEVICES and all(r["n"] == 1 for r in recorded)
 
     async def all_delivered() -> bool:
         return bool(
@@ -371,7 +373,32 @@ async def test_a_worker_killed_mid_fan_out_repeats_only_the_sends_in_flight(
         )
 
     await wait_for(all_delivered, 10, "rows delivered", second)
+    # Each device recorded once: the resent ones only by the second worker.
+    recorded = await db.fetch(
+        "select device_id, count(*) as n from notification_deliveries where outbox_id = any($1) group by device_id",
+        ids,
+    )
+    assert len(recorded) == FAN_OUT_DEVICES and all(r["n"] == 1 for r in recorded)
     print(
         f"killed after {accepted_at_kill} accepted sends; {repeated} repeated; all reached {took:.1f} s after restart"
     )
     assert second.terminate() == 0, second.log()
+
+
+async def test_sigterm_stops_a_worker_waiting_for_redis_at_once(
+    settings: Settings,
+    db: asyncpg.Connection,
+    worker_process: list[WorkerProcess],
+    tmp_path: Path,
+    unused_tcp_port: int,
+) -> None:
+    down = msgspec.structs.replace(settings, redis_url=f"redis://127.0.0.1:{unused_tcp_port}/0")
+    worker = WorkerProcess(down, tmp_path / "worker.log")
+    worker_process.append(worker)
+    worker.start()
+    await wait_for(lambda: heartbeat_exists(db), 30, "first heartbeat", worker)
+    assert (await heartbeat(db))["redis_connected"] is False  # type: ignore[index]
+    stopping = time.monotonic()
+    assert worker.terminate(timeout=10) == 0, worker.log()
+    assert time.monotonic() - stopping < 5
+    assert await heartbeat(db) is None

@@ -28,6 +28,7 @@ from backend.services.notifications import LEASE_SECONDS, deliver_due, queue_not
 from backend.settings import Settings
 from backend.worker_runner import RECONNECT_CAP_SECONDS, keep_running, reconnect_delay
 from tests.fcm_server import FakeFcm
+from tests.test_health import METRICS_TOKEN
 from tests.test_push import NO_QUIET_HOURS, add_device, alert_push, make_alert, user_id
 
 
@@ -124,8 +125,11 @@ async def test_metrics_show_the_outbox_backlog_and_the_workers_last_runs(
         "next_attempt_at = now() - interval '2 minutes', not_before = now() - interval '2 minutes' where id = $1",
         ids[0],
     )
-    async with AsyncTestClient(app=create_app(settings)) as client:
-        text = (await client.get("/metrics")).text
+    scraper = {"authorization": f"Bearer {METRICS_TOKEN}"}  # /metrics is not public
+    async with AsyncTestClient(
+        app=create_app(msgspec.structs.replace(settings, metrics_token=METRICS_TOKEN))
+    ) as client:
+        text = (await client.get("/metrics", headers=scraper)).text
         assert gauge(text, "commune_pulse_outbox_pending") == 3
         assert gauge(text, "commune_pulse_outbox_due") == 3
         assert 119 <= gauge(text, "commune_pulse_outbox_oldest_pending_age_seconds") <= 125
@@ -140,7 +144,7 @@ async def test_metrics_show_the_outbox_backlog_and_the_workers_last_runs(
         assert report.sent == 3
         await beat.mark("relay")
         await beat.mark("sweep")
-        text = (await client.get("/metrics")).text
+        text = (await client.get("/metrics", headers=scraper)).text
         now = datetime.now(UTC).timestamp()
         assert gauge(text, "commune_pulse_outbox_pending") == 0
         assert gauge(text, "commune_pulse_outbox_oldest_due_wait_seconds") == 0

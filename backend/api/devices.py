@@ -24,10 +24,12 @@ class DeviceController(Controller):
         description=(
             "Send the app's Firebase installation ID as `fid` (older apps: their registration token). "
             "201 for a new device; 200 when this caller had already registered the same target, "
-            "which is then updated. A target registered by someone else moves to this caller."
+            "which is then updated. A target live for another account or install is never moved: 409 "
+            "`device_target_in_use`, and the other owner keeps its pushes (the app removes its device with "
+            "DELETE when an account logs out)."
         ),
         responses={
-            **problem_responses(403),
+            **problem_responses(403, 409),
             200: ResponseSpec(
                 Device, description="Already registered by this caller: updated", generate_examples=False
             ),

@@ -118,13 +118,16 @@ class FeedbackController(Controller):
             "phone's weak signal): a `feedback` part holding the FeedbackCreate JSON and up to 5 `photos` "
             "file parts. The item and its photos are stored together under the Idempotency-Key: a retry "
             "after a lost answer replays the stored item (200, Idempotent-Replayed: true) and never stores "
-            "twice. Contact details are encrypted at rest and never sent back."
+            "twice. Contact details are encrypted at rest and never sent back. Each install may send "
+            "FEEDBACK_DAILY_LIMIT items and FEEDBACK_DAILY_PHOTO_BYTES of photos (as uploaded) per day "
+            "(Asia/Ho_Chi_Minh); beyond that 429 `feedback_limit_reached` with Retry-After until local "
+            "midnight. A retry of an item already stored is always replayed."
         ),
         status_code=201,
         guards=[multipart_only],
         request_max_body_size=SUBMISSION_MAX_BYTES,
         responses={
-            **problem_responses(413, 415),
+            **problem_responses(413, 415, 429),
             200: ResponseSpec(
                 MyFeedback,
                 description="A retry with the same Idempotency-Key: the stored item again",
@@ -156,8 +159,10 @@ class FeedbackController(Controller):
         files = [await photo.read() for photo in data.photos]
         for photo in data.photos:
             await photo.close()
-        uploads = await asyncio.to_thread(service.check_uploads, files)
         settings = state.settings
+        allowance = (settings.feedback_daily_limit, settings.feedback_daily_photo_bytes)
+        await service.refuse_over_allowance(db, citizen.citizen_id, key, sum(map(len, files)), allowance)
+        uploads = await asyncio.to_thread(service.check_uploads, files)
         item, replayed = await service.submit_feedback(
             db,
             attachment_store(settings),
@@ -167,6 +172,7 @@ class FeedbackController(Controller):
             key,
             body,
             uploads,
+            allowance=allowance,
         )
         return _answer(item, replayed, 201)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ import msgspec
 from backend.audit import record_audit
 from backend.errors import AppError
 from backend.limits import WindowLimiter
+from backend.login_budget import LoginBudget
 from backend.security import digest, issue_token, new_secret, same_digest, verify_password
 from backend.services.users import USER_ROLES_JSON
 from backend.settings import Settings
@@ -18,7 +20,6 @@ from schemas.auth import DeviceSession, DeviceSessionRequest, StaffSession, Staf
 
 log = logging.getLogger(__name__)
 
-LOGIN_WINDOW_SECONDS = 900
 INSTALL_WINDOW_SECONDS = 3600
 
 USER_FOR_LOGIN_SQL = "select id, password_hash from users where username = $1 and is_active"
@@ -32,41 +33,58 @@ async def log_in(
     username: str,
     password: str,
     user_agent: str | None,
+    address: str,
 ) -> StaffSession:
-    """Check a staff password and open a session. Repeated failures for one username are
-    refused for a while (429), whatever the password, so guessing stays slow."""
+    """Check a staff password and open a session. Each attempt spends from three failure
+    budgets first (backend.login_budget: this username from this address, this address, all
+    addresses); once one is spent, attempts are refused (429) whatever the password."""
     username = username.lower()
-    # Without Redis logins go on unlimited: argon2 keeps guessing slow meanwhile.
-    limiter = WindowLimiter(redis, f"{settings.redis_key_prefix}:login-failures:{username}", LOGIN_WINDOW_SECONDS)
-    retry_after = await limiter.wait_for(settings.login_max_failures)
-    if retry_after:
-        raise AppError("too_many_login_attempts", headers={"retry-after": str(retry_after)})
+    budget = LoginBudget(redis, settings, username, address)
+    refusal = await budget.take()
+    if refusal is not None:
+        log.warning("login refused", extra={"username": username, "address": address, "budget": refusal.budget})
+        raise AppError(
+            "too_many_login_attempts",
+            headers={"retry-after": str(refusal.retry_after)},
+            extensions={"budget": refusal.budget},
+        )
 
     row = await conn.fetchrow(USER_FOR_LOGIN_SQL, username)
     if not await verify_password(row["password_hash"] if row else None, password):
-        failures = await limiter.add()
-        log.warning("failed login", extra={"username": username, "failures": failures})
+        log.warning("failed login", extra={"username": username, "address": address})
         raise AppError("invalid_credentials")
 
-    await limiter.clear()
+    await budget.give_back()
     session = await open_session(conn, settings, secret, row["id"], user_agent)
-    await record_audit(conn, actor_kind="staff", actor_user_id=row["id"], action="login")
+    await record_audit(conn, actor_kind="staff", actor_user_id=row["id"], action="login", data={"address": address})
     return session
 
 
 OPEN_SESSION_SQL = """
-insert into staff_sessions (user_id, refresh_hash, expires_at, user_agent)
-values ($1, $2, $3, $4)
+insert into staff_sessions (user_id, refresh_hash, expires_at, user_agent, family_id)
+values ($1, $2, $3, $4, coalesce($5, gen_random_uuid()))
+returning family_id
 """
 
 
 async def open_session(
-    conn: Any, settings: Settings, secret: str, user_id: int, user_agent: str | None
+    conn: Any,
+    settings: Settings,
+    secret: str,
+    user_id: int,
+    user_agent: str | None,
+    family_id: uuid.UUID | None = None,
 ) -> StaffSession:
+    """A refresh token (a new family at login, the old family on rotation) and an access
+    token whose `sid` names the family, so ending the family ends the access token too."""
     refresh_token = new_secret()
     refresh_expires = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=settings.jwt_refresh_ttl)
-    await conn.execute(OPEN_SESSION_SQL, user_id, digest(refresh_token), refresh_expires, (user_agent or "")[:300])
-    access_token, expires = issue_token(secret, f"user:{user_id}", "staff", settings.jwt_access_ttl)
+    family_id = await conn.fetchval(
+        OPEN_SESSION_SQL, user_id, digest(refresh_token), refresh_expires, (user_agent or "")[:300], family_id
+    )
+    access_token, expires = issue_token(
+        secret, f"user:{user_id}", "staff", settings.jwt_access_ttl, session=str(family_id)
+    )
     return StaffSession(
         token_type="bearer",
         access_token=access_token,
@@ -77,6 +95,20 @@ async def open_session(
     )
 
 
+TOOL_SESSION_SQL = """
+insert into staff_sessions (user_id, refresh_hash, expires_at, user_agent)
+values ($1, $2, now() + make_interval(secs => $3), 'tool')
+returning family_id
+"""
+
+
+async def tool_access_token(conn: Any, secret: str, user_id: int, ttl_seconds: int) -> str:
+    """An access token in a session of its own, for tools that act as a staff member without
+    a password (benchmarks, tests): staff tokens are only good inside a live session."""
+    family_id = await conn.fetchval(TOOL_SESSION_SQL, user_id, digest(new_secret()), ttl_seconds)
+    return issue_token(secret, f"user:{user_id}", "staff", ttl_seconds, session=str(family_id))[0]
+
+
 STAFF_USER_SQL = f"select u.id, u.username, u.display_name, {USER_ROLES_JSON} as roles from users u where u.id = $1"
 
 
@@ -85,33 +117,76 @@ async def staff_user(conn: Any, user_id: int) -> StaffUser:
 
 
 ROTATE_SESSION_SQL = """
-update staff_sessions s set revoked_at = now()
+update staff_sessions s set revoked_at = now(), revoked_reason = 'rotated'
 from users u
 where s.refresh_hash = $1 and s.revoked_at is null and s.expires_at > now()
   and u.id = s.user_id and u.is_active
-returning s.user_id, s.user_agent
+returning s.user_id, s.user_agent, s.family_id
+"""
+
+ROTATED_SESSION_SQL = """
+select user_id, family_id from staff_sessions where refresh_hash = $1 and revoked_reason = 'rotated'
+"""
+
+END_FAMILY_SQL = """
+with ended as (
+    update staff_sessions set revoked_at = now(), revoked_reason = $3
+    where family_id = $1 and revoked_at is null
+)
+insert into ended_session_families (family_id, user_id, reason) values ($1, $2, $3)
+on conflict (family_id) do nothing
+returning family_id
 """
 
 
-async def refresh_session(conn: Any, settings: Settings, secret: str, refresh_token: str) -> StaffSession:
-    """Trade a refresh token for a new session; the old token stops working (rotation)."""
-    row = await conn.fetchrow(ROTATE_SESSION_SQL, digest(refresh_token))
-    if row is None:
-        raise AppError("invalid_refresh_token")
-    return await open_session(conn, settings, secret, row["user_id"], row["user_agent"])
+async def refresh_session(pool: Any, settings: Settings, secret: str, refresh_token: str) -> StaffSession:
+    """Trade a refresh token for a new session of the same family; the old token stops working
+    (rotation). A token that was already rotated is being used a second time, so one of its
+    two holders is not its owner: the whole family ends (its refresh and access tokens), the
+    end is audited and committed, and the caller gets 401."""
+    hashed = digest(refresh_token)
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            row = await conn.fetchrow(ROTATE_SESSION_SQL, hashed)
+            if row is not None:
+                return await open_session(
+                    conn, settings, secret, row["user_id"], row["user_agent"], family_id=row["family_id"]
+                )
+            reused = await conn.fetchrow(ROTATED_SESSION_SQL, hashed)
+            if reused is not None:
+                ended = await conn.fetchval(END_FAMILY_SQL, reused["family_id"], reused["user_id"], "reuse")
+                if ended is not None:
+                    await record_audit(
+                        conn,
+                        actor_kind="anonymous",
+                        action="session.refresh_reused",
+                        object_kind="staff_session_family",
+                        object_id=str(reused["family_id"]),
+                        data={"user_id": reused["user_id"]},
+                    )
+                    log.warning("rotated refresh token reused", extra={"user_id": reused["user_id"]})
+    raise AppError("invalid_refresh_token")
 
 
-REVOKE_SESSION_SQL = """
-update staff_sessions set revoked_at = now()
-where refresh_hash = $1 and revoked_at is null
-returning user_id
+LOGOUT_SESSION_SQL = """
+select user_id, family_id from staff_sessions where refresh_hash = $1 and revoked_at is null
 """
 
 
 async def log_out(conn: Any, refresh_token: str) -> None:
-    row = await conn.fetchrow(REVOKE_SESSION_SQL, digest(refresh_token))
+    """End the session of this refresh token: its family's refresh tokens and, at once, every
+    access token issued in it."""
+    row = await conn.fetchrow(LOGOUT_SESSION_SQL, digest(refresh_token))
     if row is not None:
-        await record_audit(conn, actor_kind="staff", actor_user_id=row["user_id"], action="logout")
+        await conn.execute(END_FAMILY_SQL, row["family_id"], row["user_id"], "logout")
+        await record_audit(
+            conn,
+            actor_kind="staff",
+            actor_user_id=row["user_id"],
+            action="logout",
+            object_kind="staff_session_family",
+            object_id=str(row["family_id"]),
+        )
 
 
 INSTALL_SQL = "select id, secret_hash, blocked_at from citizen_installs where install_id = $1"
@@ -144,10 +219,9 @@ async def open_device_session(
     created = False
     if row is None:
         limiter = WindowLimiter(redis, f"{settings.redis_key_prefix}:new-installs:{address}", INSTALL_WINDOW_SECONDS)
-        retry_after = await limiter.wait_for(settings.new_installs_per_address)
+        retry_after = await limiter.take(settings.new_installs_per_address)
         if retry_after:
             raise AppError("too_many_requests", headers={"retry-after": str(retry_after)})
-        await limiter.add()
         install_secret = new_secret()
         citizen_id = await conn.fetchval(
             NEW_INSTALL_SQL,

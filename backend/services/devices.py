@@ -2,8 +2,13 @@
 
 A device is addressed by its Firebase installation ID (FID) or, from older apps, a legacy
 registration token; one target is live for one owner at a time. Devices are never deleted,
-only retired (by their owner, by FCM's answer, or by moving to another owner), so delivery
-records keep pointing at what they were sent to.
+only retired (by their owner, by FCM's answer, or beyond an owner's device limit), so
+delivery records keep pointing at what they were sent to.
+
+A live target is never moved to another caller: anyone who learns a chair's FID could
+otherwise register it under a citizen token and silence the chair's alerts. The app removes
+its device (DELETE /v1/me/devices?fid=...) when an account logs out; until then another
+account registering the same target gets 409 device_target_in_use.
 """
 
 from __future__ import annotations
@@ -63,8 +68,6 @@ where id = $1
 returning {DEVICE_COLUMNS}
 """
 
-RETIRE_DEVICE_SQL = "update devices set retired_at = now(), retired_reason = $2 where id = $1 and retired_at is null"
-
 INSERT_DEVICE_SQL = f"""
 insert into devices (user_id, citizen_id, fid, registration_token, platform, locale, quiet_start, quiet_end)
 values ($1, $2, $3, $4, $5, $6, coalesce($7, '22:00'::time), coalesce($8, '06:00'::time))
@@ -85,9 +88,8 @@ where id in (
 async def register_device(conn: Any, principal: Principal, data: DeviceRegistration) -> tuple[Device, bool]:
     """Register (or refresh) where the caller's pushes go; True when a device row was created.
 
-    The same target registered again by its owner is updated; registered by someone else
-    (another account logged in on the phone, a reinstalled app) it moves to them: the old
-    owner's row is retired, so pushes for the previous owner stop reaching this phone."""
+    The same target registered again by its owner is updated; a target live for another
+    owner is refused (409) and left untouched: only its owner retires it."""
     user_id, citizen_id = _owner(principal)
     if (data.fid is None) == (data.registration_token is None):
         raise AppError("device_target_required")
@@ -107,7 +109,7 @@ async def register_device(conn: Any, principal: Principal, data: DeviceRegistrat
         row = await conn.fetchrow(UPDATE_DEVICE_SQL, existing["id"], data.platform, data.locale, quiet_start, quiet_end)
         return msgspec.convert(dict(row), Device), False
     if existing is not None:
-        await conn.execute(RETIRE_DEVICE_SQL, existing["id"], "reassigned")
+        raise AppError("device_target_in_use")
     row = await conn.fetchrow(
         INSERT_DEVICE_SQL,
         user_id,

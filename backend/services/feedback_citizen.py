@@ -20,7 +20,7 @@ import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import msgspec
@@ -28,6 +28,7 @@ import msgspec
 from backend.audit import record_staff_action
 from backend.auth import StaffPrincipal
 from backend.crypto import Fingerprints, Keyring, SealError
+from backend.daily_allowance import check_feedback_room, give_back_feedback, spend_feedback
 from backend.errors import AppError, Text
 from backend.feedback_states import InvalidTransition, transition
 from backend.images import TooLargeEncoded, TooManyPixels, UnsupportedImage, scrub_photo
@@ -71,6 +72,7 @@ class Upload:
     content_type: str
     sha256: bytes
     received_sha256: bytes
+    received_bytes: int
 
 
 def contact_summary(
@@ -132,7 +134,7 @@ def check_uploads(files: list[bytes]) -> list[Upload]:
         except UnsupportedImage:
             raise AppError("attachment_type_not_allowed", extensions={"attachment_index": index}) from None
         digest = hashlib.sha256(photo.data).digest()
-        uploads.append(Upload(photo.data, photo.content_type, digest, hashlib.sha256(data).digest()))
+        uploads.append(Upload(photo.data, photo.content_type, digest, hashlib.sha256(data).digest(), len(data)))
     return uploads
 
 
@@ -189,6 +191,15 @@ values ($1, $2, $3, $4, 'citizen', $5, $6, true)
 """
 
 
+async def refuse_over_allowance(
+    conn: Any, citizen_id: uuid.UUID, idempotency_key: str, photo_bytes: int, allowance: tuple[int, int]
+) -> None:
+    """Before the photos are decoded: 429 when this submission cannot fit in the install's
+    day, unless it retries one already stored (that one is replayed, never refused)."""
+    if await conn.fetchrow(PRIOR_SQL, citizen_id, idempotency_key) is None:
+        await check_feedback_room(conn, citizen_id, photo_bytes, *allowance, datetime.now(UTC))
+
+
 def _replay_or_refuse(prior: Any, fingerprints: Fingerprints, payload: bytes) -> int:
     # No stored fingerprint: an item from before migration 0016, whose unkeyed digest was
     # dropped; the key alone then identifies the request.
@@ -207,9 +218,12 @@ async def submit_feedback(
     idempotency_key: str,
     body: FeedbackCreate,
     uploads: list[Upload],
+    *,
+    allowance: tuple[int, int],
 ) -> tuple[MyFeedback, bool]:
     """Store a citizen's feedback and its photos in the caller's transaction; (the item,
-    whether it was stored by an earlier request with this key)."""
+    whether it was stored by an earlier request with this key). `allowance` is the install's
+    (items, photo bytes) per local day (backend.daily_allowance); a replay spends none."""
     body = normalise_feedback(body)
     payload = submission_payload(body, uploads)
     prior = await conn.fetchrow(PRIOR_SQL, citizen_id, idempotency_key)
@@ -227,6 +241,9 @@ async def submit_feedback(
         raise AppError("feedback_service_mismatch")
     if body.official_id is not None and not row["official_ok"]:
         raise AppError("feedback_official_mismatch")
+    now = datetime.now(UTC)
+    photo_bytes = sum(upload.received_bytes for upload in uploads)
+    await spend_feedback(conn, citizen_id, photo_bytes, *allowance, now)
 
     number = await conn.fetchval(NEXT_REFERENCE_SQL)
     reference = f"GY-{datetime.now(LOCAL_TZ).year}-{number:06d}"
@@ -256,6 +273,7 @@ async def submit_feedback(
         if feedback_id is None:  # a concurrent request with this key committed first
             prior = await conn.fetchrow(PRIOR_SQL, citizen_id, idempotency_key)
             replayed = _replay_or_refuse(prior, fingerprints, payload)
+            await give_back_feedback(conn, citizen_id, photo_bytes, now)
             for key in keys:
                 await store.delete(key)
             return await get_my_feedback(conn, citizen_id, replayed), True

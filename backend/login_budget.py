@@ -1,0 +1,103 @@
+"""Failed-login budgets: per (username, address), per address, and for everyone together.
+
+Each attempt takes one unit from all three budgets *before* the password is checked, in one
+Redis script, so concurrent attempts cannot all read "room left" and then all guess: of N
+simultaneous wrong passwords at most `budget` are ever checked. A successful login gives its
+units back (and clears its own pair), so the budgets count failures (and attempts in flight).
+
+The lockout is keyed on (username, address): a stranger typing a chair's name at another
+address spends their own budget, not the chair's. A password sprayed over many usernames from
+one address is stopped by the address budget, and guessing spread over many addresses by the
+global one (argon2 keeps each guess slow meanwhile).
+
+Without Redis logins go on unlimited (and say so in the log): people must be able to work
+during a Redis outage, and argon2 keeps guessing slow meanwhile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from backend.settings import Settings
+
+log = logging.getLogger(__name__)
+
+WINDOW_SECONDS = 900
+
+# KEYS: the budgets' counters; ARGV: their limits, then the window in seconds.
+# Returns 0 when a unit was taken from every budget, else the 1-based index of the first
+# exhausted budget and the seconds until its window ends. Nothing is taken from any budget
+# when one is exhausted, so an address hammering after its own budget ran out does not
+# spend the global one.
+_TAKE = """
+local window = tonumber(ARGV[#KEYS + 1])
+for i, key in ipairs(KEYS) do
+  local used = tonumber(redis.call('GET', key) or '0')
+  if used >= tonumber(ARGV[i]) then
+    local ttl = redis.call('TTL', key)
+    if ttl < 1 then ttl = 1 end
+    return {i, ttl}
+  end
+end
+for _, key in ipairs(KEYS) do
+  if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, window) end
+end
+return {0, 0}
+"""
+
+# KEYS[1]: the (username, address) pair, cleared; the others get their unit back.
+_GIVE_BACK = """
+redis.call('DEL', KEYS[1])
+for i = 2, #KEYS do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end
+end
+return 0
+"""
+
+BUDGETS = ("account", "address", "global")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    budget: str
+    retry_after: int
+
+
+def _part(text: str) -> str:
+    # Usernames and addresses are hashed into the key: no Redis key grows with what a caller sends.
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class LoginBudget:
+    def __init__(self, redis: Any, settings: Settings, username: str, address: str) -> None:
+        prefix = f"{settings.redis_key_prefix}:login-failures"
+        self.redis = redis
+        self.keys = [
+            f"{prefix}:pair:{_part(username + chr(0) + address)}",
+            f"{prefix}:address:{_part(address)}",
+            f"{prefix}:global",
+        ]
+        self.limits = [settings.login_max_failures, settings.login_address_failures, settings.login_global_failures]
+
+    async def take(self) -> Refusal | None:
+        """Spend one attempt; a Refusal when any budget is already spent."""
+        try:
+            index, ttl = await self.redis.eval(_TAKE, len(self.keys), *self.keys, *self.limits, WINDOW_SECONDS)
+        except RedisError as exc:
+            log.warning("login budget unavailable", extra={"error": str(exc)})
+            return None
+        if int(index) == 0:
+            return None
+        return Refusal(BUDGETS[int(index) - 1], int(ttl))
+
+    async def give_back(self) -> None:
+        """After a correct password: the pair starts afresh, the shared budgets get the unit back."""
+        try:
+            await self.redis.eval(_GIVE_BACK, len(self.keys), *self.keys)
+        except RedisError as exc:
+            log.warning("login budget unavailable", extra={"error": str(exc)})
