@@ -219,10 +219,9 @@ async def open_device_session(
     created = False
     if row is None:
         limiter = WindowLimiter(redis, f"{settings.redis_key_prefix}:new-installs:{address}", INSTALL_WINDOW_SECONDS)
-        retry_after = await limiter.wait_for(settings.new_installs_per_address)
+        retry_after = await limiter.take(settings.new_installs_per_address)
         if retry_after:
             raise AppError("too_many_requests", headers={"retry-after": str(retry_after)})
-        await limiter.add()
         install_secret = new_secret()
         citizen_id = await conn.fetchval(
             NEW_INSTALL_SQL,
