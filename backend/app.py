@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import signal
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
@@ -99,6 +100,7 @@ def create_app(settings: Settings) -> Litestar:
             acquire_timeout=settings.db_acquire_timeout,
             # A rating request answers within the same bound as any other request.
             deadline=settings.db_acquire_timeout + settings.db_command_timeout,
+            campaign=settings.campaign_thresholds(),
         )
         try:
             async with app.state.pool.acquire() as conn:
@@ -162,4 +164,8 @@ def app_from_env() -> Litestar:
     """Factory for `uvicorn --factory` worker processes: settings from their environment."""
     settings = Settings.from_env()
     configure_logging(settings.log_level)
+    # Closing the terminal sends SIGHUP to every process of the group: the supervisor
+    # (`commune-pulse serve`) stops on it and ends its processes with SIGTERM, which
+    # drains their requests; dying on SIGHUP here would cut them off.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     return create_app(settings)

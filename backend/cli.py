@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ import msgspec
 from backend import backup, bootstrap, migrations
 from backend.db import connect
 from backend.embedded import EmbeddedServerError, servers_for
+from backend.lifecycle import STOP_SIGNALS, Stopped, hangup_as_terminate, ignore_stop_signals, install_stop_handlers
 from backend.log import configure_logging
 from backend.ports import PortBusyError, ensure_port_free
 from backend.security import jwt_secret
@@ -104,7 +106,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         asyncio.run(prepare_database(resolved, reference=False, demo=False))
         options = uvicorn_options(resolved)
         if resolved.api_workers == 1:
-            uvicorn.run(create_app(resolved), **options)
+            server = uvicorn.Server(uvicorn.Config(create_app(resolved), **options))
+            with hangup_as_terminate():
+                server.run()
         else:
             # Worker processes build their app from the environment: hand them the servers.
             os.environ.update(
@@ -114,8 +118,28 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                 FEEDBACK_KEYS=feedback_keys_env(resolved),
                 FINGERPRINT_KEYS=fingerprint_keys_env(resolved),
             )
-            uvicorn.run("backend.app:app_from_env", factory=True, workers=resolved.api_workers, **options)
+            _run_api_processes(
+                uvicorn.Config("backend.app:app_from_env", factory=True, workers=resolved.api_workers, **options)
+            )
     return 0
+
+
+def _run_api_processes(config: Any) -> None:
+    """uvicorn's process supervisor, except that SIGHUP stops it like SIGTERM (uvicorn's
+    own restarts the processes): closing the terminal or a supervisor's SIGHUP must not
+    leave the servers running. The processes ignore SIGHUP (backend.app.app_from_env):
+    the supervisor stops them with SIGTERM, which drains their requests."""
+    from uvicorn.supervisors import Multiprocess
+
+    class StopOnHangup(Multiprocess):
+        def handle_hup(self) -> None:
+            self.handle_term()
+
+    sock = config.bind_socket()
+    try:
+        StopOnHangup(config, sockets=[sock]).run()
+    finally:
+        sock.close()
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
@@ -123,7 +147,9 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
     with servers_for(settings) as resolved:
         asyncio.run(prepare_database(resolved, reference=False, demo=False))
-        asyncio.run(run_worker_process(resolved))
+        with hangup_as_terminate():
+            asyncio.run(run_worker_process(resolved))  # returns once SIGINT or SIGTERM let jobs finish
+        ignore_stop_signals()  # the worker's loop gave SIGINT and SIGTERM back to their defaults
     return 0
 
 
@@ -147,19 +173,45 @@ async def _run_api_and_worker(settings: Settings) -> None:
     # answering with no sweep, relay or push behind it.
     worker_task = asyncio.create_task(keep_running(settings))
 
-    async def announce() -> None:
-        while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
-            await asyncio.sleep(0.05)
-        print(dev_banner(settings), flush=True)
-
-    announce_task = asyncio.create_task(announce())
+    announce_task = asyncio.create_task(announce_when_ready(settings, dev_banner(settings)))
     try:
-        await server.serve()
+        with hangup_as_terminate():
+            await server.serve()
     finally:
         for task in (announce_task, worker_task):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+# How often the banner's readiness check asks, and after how long it says it is waiting.
+READY_POLL_SECONDS = 0.25
+READY_PATIENCE_SECONDS = 15.0
+
+
+async def announce_when_ready(settings: Settings, banner: str) -> None:
+    """Print the banner once GET /health/ready answers 200 (PostgreSQL, Redis and the worker
+    all there), never before; say what is missing if that takes long."""
+    import httpx
+
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host  # a wildcard: ask locally
+    url = f"http://{host}:{settings.port}/health/ready"
+    loop = asyncio.get_running_loop()
+    started, told = loop.time(), False
+    async with httpx.AsyncClient(timeout=5) as client:
+        while True:
+            try:
+                response = await client.get(url)
+                if response.status_code == 200:
+                    print(banner, flush=True)
+                    return
+                missing = response.text
+            except httpx.HTTPError as exc:
+                missing = type(exc).__name__
+            if not told and loop.time() - started > READY_PATIENCE_SECONDS:
+                print(f"Waiting for {url} to answer 200 (now: {missing})", flush=True)
+                told = True
+            await asyncio.sleep(READY_POLL_SECONDS)
 
 
 def dev_banner(settings: Settings) -> str:
@@ -286,10 +338,16 @@ def main(argv: list[str] | None = None) -> int:
             sub.add_argument("--output", default=str(OPENAPI_PATH))
             sub.add_argument("--check", action="store_true")
     args = parser.parse_args(argv)
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    install_stop_handlers()
     try:
         settings = Settings.from_env()
         configure_logging(settings.log_level)
         return COMMANDS[args.command][0](settings, args)
+    except Stopped as stopped:
+        # A stop asked for (SIGTERM, SIGHUP) is a success for a supervisor; Ctrl+C keeps
+        # the shell's 130.
+        return 130 if stopped.signum == signal.SIGINT else 0
     except (SettingsError, PortBusyError, migrations.MigrationError, EmbeddedServerError) as exc:
         print(f"commune-pulse: {exc}", file=sys.stderr)
         return 2
@@ -298,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

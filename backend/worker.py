@@ -40,6 +40,18 @@ async def purge_expired_sessions(ctx: dict[str, Any]) -> int:
     return removed
 
 
+PURGE_DAILY_USAGE_SQL = "delete from install_daily_usage where local_day < current_date - 2"
+
+
+async def purge_daily_usage(ctx: dict[str, Any]) -> int:
+    """Forget installs' daily feedback usage once its day is over (two days of margin for
+    the time zone): only today's row is ever read."""
+    status = await ctx["pool"].execute(PURGE_DAILY_USAGE_SQL)
+    removed = int(status.split()[-1])
+    log.info("purged daily usage", extra={"removed": removed})
+    return removed
+
+
 async def deliver_notifications(ctx: dict[str, Any], outbox_ids: list[int] | None = None) -> dict[str, int]:
     """Push these outbox rows (when due) and any other due ones. Idempotent: rows are claimed
     afresh from the database, and a row already delivered is not due."""
@@ -173,11 +185,13 @@ class WorkerSettings:
 
     functions: list[Any] = [
         purge_expired_sessions,
+        purge_daily_usage,
         func(deliver_notifications, keep_result=0),
         func(evaluate_dirty, keep_result=0),
     ]
     cron_jobs = [
         cron(purge_expired_sessions, hour={3}, minute={17}, run_at_startup=False),
+        cron(purge_daily_usage, hour={3}, minute={23}, run_at_startup=False),
         cron(relay_notifications, second=set(range(0, 60, 10)), run_at_startup=True),
         cron(sweep_thresholds, second={30}, run_at_startup=True, keep_result=0),
         cron(feedback_deadlines, minute=set(range(2, 60, 5)), second={15}, run_at_startup=True, keep_result=0),

@@ -1,3 +1,5 @@
+from typing import Literal
+
 from schemas.base import Base
 
 
@@ -25,3 +27,6 @@ class Problem(Base, kw_only=True):
     errors: list[FieldError] | None = None
     existing_id: int | None = None
     """On a conflict with something already stored (e.g. the rating of a dossier): its id."""
+    budget: Literal["account", "address", "global"] | None = None
+    """On too_many_login_attempts: the failed-login budget that is spent (this username from
+    this address, this address, or all addresses together)."""

@@ -1,5 +1,6 @@
 """Staff logins, refresh rotation, citizen device sessions, token checks."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -216,3 +217,14 @@ async def test_new_installs_per_address_are_limited(strict_client: AsyncTestClie
         "/v1/auth/device-sessions", json=body("limit-install-1", first.json()["install_secret"])
     )
     assert again.status_code == 200
+
+
+async def test_concurrent_new_installs_never_exceed_the_address_limit(strict_client: AsyncTestClient[Any]) -> None:
+    """Increment first, then decide: ten installs registering at once from one address, two fit."""
+    answers = await asyncio.gather(
+        *(
+            strict_client.post("/v1/auth/device-sessions", json={"install_id": f"race-install-{i}", "platform": "ios"})
+            for i in range(10)
+        )
+    )
+    assert sorted(a.status_code for a in answers) == [201, 201] + [429] * 8

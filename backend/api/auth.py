@@ -25,6 +25,14 @@ class AuthController(Controller):
         status_code=200,
         operation_id="LogIn",
         summary="Staff login with username and password",
+        description=(
+            "Every attempt spends from three failed-login budgets first (15-minute windows): this "
+            "username from this network address (LOGIN_MAX_FAILURES), this address whatever the username "
+            "(LOGIN_ADDRESS_FAILURES) and all addresses together (LOGIN_GLOBAL_FAILURES). Once one is "
+            "spent the answer is 429 `too_many_login_attempts` with Retry-After and the spent `budget`, "
+            "whatever the password; a successful login gives its attempt back. A stranger at another "
+            "address cannot lock an account out. The answer holds tokens: Cache-Control no-store."
+        ),
         responses=problem_responses(401, 429),
     )
     async def log_in(

@@ -1,0 +1,74 @@
+"""Stopping on SIGINT, SIGTERM and SIGHUP, embedded servers included.
+
+Python's default for SIGTERM and SIGHUP is to die on the spot, skipping every `finally`:
+the embedded PostgreSQL and Redis started for the run were left behind. Here all three
+signals raise `Stopped` (a BaseException, like KeyboardInterrupt, so `except Exception`
+does not swallow it) and the command unwinds through its `finally` blocks, which stop the
+servers. While the API serves, uvicorn holds SIGINT and SIGTERM itself (it drains requests
+and runs the app's shutdown, then raises the signal again, which lands here); SIGHUP is
+turned into SIGTERM for it, and for the worker, which handles SIGINT and SIGTERM in its loop.
+
+After the first signal, further ones are ignored until the cleanup is done: a second
+Ctrl+C or a supervisor's repeated SIGTERM must not cut the stopping of the servers short
+(a later start would find them anyway, see backend.embedded, but not stopped cleanly).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Iterator
+from types import FrameType
+
+log = logging.getLogger(__name__)
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Stopped(BaseException):  # like KeyboardInterrupt: an event, not an error
+    """A stop signal arrived; `signum` says which."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    ignore_stop_signals()
+    log.info("stopping", extra={"signal": signal.Signals(signum).name})
+    raise Stopped(signum)
+
+
+def install_stop_handlers() -> None:
+    """From now on SIGINT, SIGTERM and SIGHUP raise Stopped in the main thread."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _stop)
+
+
+def ignore_stop_signals() -> None:
+    """Stopping already: further stop signals are ignored (logged) until the process ends."""
+
+    def already(signum: int, frame: FrameType | None) -> None:
+        log.info("already stopping", extra={"signal": signal.Signals(signum).name})
+
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, already)
+
+
+def _terminate_self(signum: int, frame: FrameType | None) -> None:
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def hangup_as_terminate() -> Iterator[None]:
+    """While the block runs, SIGHUP does what SIGTERM does (for uvicorn and the worker,
+    which each handle SIGINT and SIGTERM but not SIGHUP)."""
+    previous = signal.signal(signal.SIGHUP, _terminate_self)
+    try:
+        yield
+    finally:
+        # Unless stopping began meanwhile (then SIGHUP is already ignored: keep it so).
+        if signal.getsignal(signal.SIGHUP) is _terminate_self:
+            signal.signal(signal.SIGHUP, previous)
