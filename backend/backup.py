@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
+import importlib.util
 import re
 import secrets
 import shutil
@@ -64,20 +66,28 @@ def dump_format(path: Path) -> str:
     return "plain"
 
 
-def pg_tool(name: str) -> str:
-    """A PostgreSQL client program: on PATH, else the one in the pgserver wheel."""
-    found = shutil.which(name)
-    if found:
-        return found
-    try:
-        import pgserver
+def _major_version(program: str) -> int:
+    result = subprocess.run([program, "--version"], capture_output=True, text=True, timeout=30)
+    match = re.search(r"\) (\d+)", result.stdout)
+    return int(match[1]) if match else 0
 
-        bundled = Path(pgserver.__file__).parent / "pginstall" / "bin" / name
-    except ImportError:
-        bundled = Path("/nonexistent")
-    if bundled.is_file():
-        return str(bundled)
-    raise RestoreCheckFailed(f"{name} not found: install the PostgreSQL client (apt-get install postgresql-client)")
+
+@functools.cache
+def pg_tool(name: str) -> str:
+    """The newest of a PostgreSQL client program on PATH and the one in the pgserver wheel.
+
+    Newest, because a client reads dumps and servers of its own version and older only: the
+    system's pg_dump 15 cannot dump the embedded PostgreSQL 16."""
+    candidates = [found for found in [shutil.which(name)] if found]
+    # Found without importing pgserver, whose import warns about XDG_RUNTIME_DIR on servers.
+    spec = importlib.util.find_spec("pgserver")
+    if spec is not None and spec.submodule_search_locations:
+        bundled = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin" / name
+        if bundled.is_file():
+            candidates.append(str(bundled))
+    if not candidates:
+        raise RestoreCheckFailed(f"{name} not found: install the PostgreSQL client (apt-get install postgresql-client)")
+    return max(candidates, key=_major_version)
 
 
 COPY_START = re.compile(r'^COPY (?:"?([A-Za-z0-9_]+)"?\.)?"?([A-Za-z0-9_]+)"? \(.*\) FROM stdin;$')

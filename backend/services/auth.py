@@ -11,6 +11,7 @@ import msgspec
 
 from backend.audit import record_audit
 from backend.client_address import limit_key
+from backend.db import pooled, transaction
 from backend.errors import AppError
 from backend.limits import WindowLimiter
 from backend.login_budget import LoginBudget
@@ -146,8 +147,8 @@ async def refresh_session(pool: Any, settings: Settings, secret: str, refresh_to
     two holders is not its owner: the whole family ends (its refresh and access tokens), the
     end is audited and committed, and the caller gets 401."""
     hashed = digest(refresh_token)
-    async with pool.acquire() as conn:
-        async with conn.transaction():
+    async with pooled(pool, settings.db_acquire_timeout) as conn:
+        async with transaction(conn):
             row = await conn.fetchrow(ROTATE_SESSION_SQL, hashed)
             if row is not None:
                 return await open_session(
