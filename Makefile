@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: dev test lint openapi bench-ratings bench-ingest bench-watch clean
+.PHONY: dev test lint openapi bench-ratings bench-ingest bench-watch bench-scorecards clean
 
 $(BIN)/commune-pulse: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Commune Pulse needs Python >= 3.11 (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
@@ -35,6 +35,9 @@ bench-ingest: $(BIN)/commune-pulse
 
 bench-watch: $(BIN)/commune-pulse
 	$(BIN)/python -m bench.watch
+
+bench-scorecards: $(BIN)/commune-pulse
+	$(BIN)/python -m bench.scorecards
 
 clean:
 	rm -rf $(VENV) var

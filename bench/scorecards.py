@@ -238,6 +238,8 @@ async def build(conn: Any, args: argparse.Namespace, period: rules.Period) -> di
         ("service plan", BENCH_SERVICES_SQL, ()),
         ("officials", OFFICIALS_SQL, ()),
         ("official plan", BENCH_OFFICIALS_SQL, ()),
+        ("official plan index", "create index on bench_officials (commune_code, k)", ()),
+        ("analyze", "analyze bench_services, bench_officials, assignments", ()),
         ("assignments", ASSIGNMENTS_SQL, (period.start_utc, mid)),
         ("dossiers", DOSSIERS_SQL, (period.start_utc, period.end_utc, now, args.dossiers)),
         ("citizens", CITIZENS_SQL, ()),

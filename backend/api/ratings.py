@@ -41,6 +41,12 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 
+def client_address(request: Request[Any, Any, Any]) -> str | None:
+    """The sender's network address as the server sees it (behind a proxy, uvicorn's
+    FORWARDED_ALLOW_IPS decides whether X-Forwarded-For is believed)."""
+    return request.client.host if request.client else None
+
+
 class RatingController(Controller):
     path = "/v1/ratings"
     tags = ["ratings"]
@@ -59,6 +65,7 @@ class RatingController(Controller):
         data: JSONBody[RatingCreate],
         citizen: Citizen,
         state: State,
+        request: Request[Any, Any, Any],
         idempotency_key: IdempotencyKeyHeader,
     ) -> Response[Rating]:
         if idempotency_key is None or not re.fullmatch(IDEMPOTENCY_KEY, idempotency_key):
@@ -66,8 +73,10 @@ class RatingController(Controller):
         bad_time = out_of_range(data, "served_at", "rated_at")
         if bad_time is not None:
             raise bad_time
-        request = service.rating_request(citizen.citizen_id, idempotency_key, data, fingerprints(state.settings))
-        (outcome,) = await state.rating_writer.submit([request])
+        rating = service.rating_request(
+            citizen.citizen_id, idempotency_key, data, fingerprints(state.settings), client_address(request)
+        )
+        (outcome,) = await state.rating_writer.submit([rating])
         if outcome.error is not None:
             raise outcome.error
         headers = {"idempotent-replayed": "true"} if outcome.status == 200 else {}
@@ -95,6 +104,7 @@ class RatingController(Controller):
         items = batch_items(data, "items", RATING_BATCH_MAX)
         results: list[RatingBatchResult | None] = [None] * len(items)
         queued, positions = [], []
+        address = client_address(request)
         for index, raw in enumerate(items):
             item = convert_item(raw, RatingBatchItem)
             if not isinstance(item, AppError):
@@ -110,7 +120,9 @@ class RatingController(Controller):
                 continue
             body = service.batch_item_body(item)
             queued.append(
-                service.rating_request(citizen.citizen_id, item.idempotency_key, body, fingerprints(state.settings))
+                service.rating_request(
+                    citizen.citizen_id, item.idempotency_key, body, fingerprints(state.settings), address
+                )
             )
             positions.append(index)
         outcomes = await state.rating_writer.submit(queued) if queued else []

@@ -48,78 +48,121 @@ from schemas.scorecards import (
 # receipts count from this day (a dossier open for more than 400 days is late whatever it took).
 CALENDAR_BACK = timedelta(days=400)
 
-# Per (commune, official or 0, procedure): dossier facts of the period, in one pass over the
-# dossiers completed, due or received in it. $5 is the cumulative count of working days from
-# $6 on ($5[1] is $6's), so working days taken are a difference of two array elements.
+# Dossier facts of the period, in one pass over the dossiers completed, due or received in
+# it: summed per (service, official) on integer keys, then per (commune, official) and per
+# commune (grouping sets). $5 is the cumulative count of working days from $6 on ($5[1] is
+# $6's), so working days taken are a difference of two array elements.
+# The expected on-time count is rules.expected_rate's numerator in SQL: each (service,
+# official)'s decided products times the province's on-time rate for that procedure.
 DOSSIER_FACTS_SQL = """
-with svc as (
-    select cs.id, cs.commune_code, cs.procedure_code, p.statutory_days, p.days_kind
-    from commune_services cs
-    join communes c on c.code = cs.commune_code
-    join procedures p on p.code = cs.procedure_code
-    where c.province_code = any($1::text[])
-),
-base as (
-    select s.commune_code, s.procedure_code, s.statutory_days, s.days_kind, d.status, d.received_at, d.due_at,
-           d.completed_at, d.channel,
-           coalesce(d.handling_official_id, a.official_id) as official_id,
-           (d.completed_at >= $2 and d.completed_at < $3) as done,
-           (d.due_at >= $2 and d.due_at < $3 and d.status <> 'cancelled') as due,
-           (d.received_at >= $2 and d.received_at < $3 and d.status <> 'cancelled') as recv,
-           (d.received_at at time zone 'Asia/Ho_Chi_Minh')::date as received_day,
-           (d.completed_at at time zone 'Asia/Ho_Chi_Minh')::date as completed_day
-    from svc s
-    join dossiers d on d.commune_service_id = s.id
+with per_service as (
+    select d.commune_service_id as sid, coalesce(d.handling_official_id, a.official_id, 0) as official_id,
+           count(*) filter (where x.done)::int as completed,
+           count(x.taken)::int as processed,
+           coalesce(sum(x.credit), 0)::float8 as credit_sum,
+           coalesce(sum(x.credit * x.credit), 0)::float8 as credit_sq,
+           coalesce(sum(x.taken), 0)::float8 as taken_sum,
+           coalesce(sum(s.statutory_days) filter (where x.taken is not null), 0)::float8 as statutory_sum,
+           count(*) filter (where x.due and d.completed_at <= d.due_at)::int as on_time,
+           count(*) filter (where x.due and coalesce(d.completed_at, $4) > d.due_at)::int as late,
+           count(*) filter (where x.recv)::int as received,
+           count(*) filter (where x.recv and d.channel = 'online')::int as online,
+           count(*) filter (where x.recv and d.channel is not null)::int as channel_known
+    from dossiers d
+    join (select cs.id, p.statutory_days, p.days_kind = 'calendar' as calendar_days
+          from commune_services cs
+          join communes c on c.code = cs.commune_code
+          join procedures p on p.code = cs.procedure_code
+          where c.province_code = any($1::text[])) s on s.id = d.commune_service_id
     -- Credited at completion (an open product: at its due time). lower(valid) lets the
     -- (service, lower(valid)) index serve the lookup; @> decides.
     left join assignments a on a.commune_service_id = d.commune_service_id
                            and lower(a.valid) <= coalesce(d.completed_at, d.due_at, d.received_at)
                            and a.valid @> coalesce(d.completed_at, d.due_at, d.received_at)
+    cross join lateral (
+        select t.done, t.due, t.recv, t.taken,
+               least(1.0, greatest(0.0, 2.0 - t.taken::float8 / s.statutory_days)) as credit
+        from (
+            select f.done, f.due, f.recv,
+                   case when f.done and s.statutory_days is not null then
+                        case when s.calendar_days
+                             then (d.completed_at at time zone 'Asia/Ho_Chi_Minh')::date
+                                  - (d.received_at at time zone 'Asia/Ho_Chi_Minh')::date
+                             else ($5::int[])[(d.completed_at at time zone 'Asia/Ho_Chi_Minh')::date - $6::date + 1]
+                                  - coalesce(($5::int[])[greatest((d.received_at at time zone 'Asia/Ho_Chi_Minh')::date
+                                                                  - $6::date + 1, 1)], 0) end end as taken
+            from (select coalesce(d.completed_at >= $2 and d.completed_at < $3, false) as done,
+                         coalesce(d.due_at >= $2 and d.due_at < $3 and d.status <> 'cancelled', false) as due,
+                         (d.received_at >= $2 and d.received_at < $3 and d.status <> 'cancelled') as recv) f
+        ) t
+    ) x
     where (d.completed_at >= $2 and d.completed_at < $3) or (d.due_at >= $2 and d.due_at < $3)
        or (d.received_at >= $2 and d.received_at < $3)
+    group by 1, 2
 ),
-facts as (
-    select b.*,
-           case when b.done and b.statutory_days is not null then
-                case when b.days_kind = 'calendar' then b.completed_day - b.received_day
-                     else ($5::int[])[b.completed_day - $6::date + 1]
-                          - coalesce(($5::int[])[greatest(b.received_day - $6::date + 1, 1)], 0) end end as taken
-    from base b
+g as (
+    select c.province_code, cs.commune_code, cs.procedure_code, ps.*
+    from per_service ps
+    join commune_services cs on cs.id = ps.sid
+    join communes c on c.code = cs.commune_code
+),
+reference as (
+    select province_code, procedure_code, sum(on_time)::float8 / nullif(sum(on_time + late), 0) as rate
+    from g group by 1, 2
 )
-select commune_code, coalesce(official_id, 0) as official_id, procedure_code,
-       count(*) filter (where done)::int as completed, count(taken)::int as processed,
-       coalesce(sum(least(1.0, greatest(0.0, 2.0 - taken::float8 / statutory_days))), 0)::float8 as credit_sum,
-       coalesce(sum(least(1.0, greatest(0.0, 2.0 - taken::float8 / statutory_days)) ^ 2), 0)::float8 as credit_sq,
-       coalesce(sum(taken), 0)::float8 as taken_sum,
-       coalesce(sum(statutory_days) filter (where taken is not null), 0)::float8 as statutory_sum,
-       count(*) filter (where due and completed_at <= due_at)::int as on_time,
-       count(*) filter (where due and coalesce(completed_at, $4) > due_at)::int as late,
-       count(*) filter (where recv)::int as received,
-       count(*) filter (where recv and channel = 'online')::int as online,
-       count(*) filter (where recv and channel is not null)::int as channel_known
-from facts
-group by 1, 2, 3
+select g.commune_code, case when grouping(g.official_id) = 0 then g.official_id end as official_id,
+       sum(completed)::int as completed, sum(processed)::int as processed, sum(credit_sum) as credit_sum,
+       sum(credit_sq) as credit_sq, sum(taken_sum) as taken_sum, sum(statutory_sum) as statutory_sum,
+       sum(on_time)::int as on_time, sum(late)::int as late, sum(received)::int as received,
+       sum(online)::int as online, sum(channel_known)::int as channel_known,
+       sum((on_time + late) * r.rate) as expected_hits, sum(on_time + late) filter (where r.rate is not null)::int
+           as expected_base
+from g left join reference r on r.province_code = g.province_code and r.procedure_code = g.procedure_code
+group by grouping sets ((g.commune_code, g.official_id), (g.commune_code))
 """
 
-
-# Verified ratings that count (quarantine null or released), per (commune, official or 0, procedure).
+# Verified ratings that count (quarantine null or released), credited to the dossier's
+# handler, else the official accountable when the service was used; summed like dossiers.
 RATING_FACTS_SQL = """
-select s.commune_code, coalesce(d.handling_official_id, r.official_id, 0) as official_id, s.procedure_code,
-       count(*)::int as n, count(*) filter (where r.score >= 4)::int as satisfied,
-       sum(r.score)::float8 as score_sum, sum(r.score * r.score)::float8 as score_sq,
-       array[count(r.score_access), count(r.score_procedure), count(r.score_attitude), count(r.score_result),
-             count(r.score_timeliness)]::int[] as dim_n,
-       array[coalesce(sum(r.score_access), 0), coalesce(sum(r.score_procedure), 0), coalesce(sum(r.score_attitude), 0),
-             coalesce(sum(r.score_result), 0), coalesce(sum(r.score_timeliness), 0)]::float8[] as dim_sum,
-       array[coalesce(sum(r.score_access * r.score_access), 0), coalesce(sum(r.score_procedure * r.score_procedure), 0),
-             coalesce(sum(r.score_attitude * r.score_attitude), 0), coalesce(sum(r.score_result * r.score_result), 0),
-             coalesce(sum(r.score_timeliness * r.score_timeliness), 0)]::float8[] as dim_sq
-from commune_services s
-join communes c on c.code = s.commune_code
-join ratings r on r.commune_service_id = s.id and r.served_at >= $2 and r.served_at < $3
-left join dossiers d on d.id = r.dossier_id
-where c.province_code = any($1::text[]) and r.verified and (r.quarantine is null or r.quarantine = 'released')
-group by 1, 2, 3
+with per_service as (
+    select r.commune_service_id as sid, coalesce(d.handling_official_id, r.official_id, 0) as official_id,
+           count(*)::int as n, count(*) filter (where r.score >= 4)::int as satisfied,
+           sum(r.score)::float8 as score_sum, sum(r.score * r.score)::float8 as score_sq,
+           count(r.score_access)::int as n1, count(r.score_procedure)::int as n2, count(r.score_attitude)::int as n3,
+           count(r.score_result)::int as n4, count(r.score_timeliness)::int as n5,
+           coalesce(sum(r.score_access), 0)::float8 as s1, coalesce(sum(r.score_procedure), 0)::float8 as s2,
+           coalesce(sum(r.score_attitude), 0)::float8 as s3, coalesce(sum(r.score_result), 0)::float8 as s4,
+           coalesce(sum(r.score_timeliness), 0)::float8 as s5,
+           coalesce(sum(r.score_access * r.score_access), 0)::float8 as q1,
+           coalesce(sum(r.score_procedure * r.score_procedure), 0)::float8 as q2,
+           coalesce(sum(r.score_attitude * r.score_attitude), 0)::float8 as q3,
+           coalesce(sum(r.score_result * r.score_result), 0)::float8 as q4,
+           coalesce(sum(r.score_timeliness * r.score_timeliness), 0)::float8 as q5
+    from ratings r
+    join (select cs.id from commune_services cs join communes c on c.code = cs.commune_code
+          where c.province_code = any($1::text[])) s on s.id = r.commune_service_id
+    left join dossiers d on d.id = r.dossier_id and d.handling_official_id is not null
+    where r.served_at >= $2 and r.served_at < $3 and r.verified
+      and (r.quarantine is null or r.quarantine = 'released')
+    group by 1, 2
+),
+g as (
+    select c.province_code, cs.commune_code, cs.procedure_code, ps.*
+    from per_service ps
+    join commune_services cs on cs.id = ps.sid
+    join communes c on c.code = cs.commune_code
+),
+reference as (
+    select province_code, procedure_code, sum(satisfied)::float8 / nullif(sum(n), 0) as rate from g group by 1, 2
+)
+select g.commune_code, case when grouping(g.official_id) = 0 then g.official_id end as official_id,
+       sum(n)::int as n, sum(satisfied)::int as satisfied, sum(score_sum) as score_sum, sum(score_sq) as score_sq,
+       array[sum(n1), sum(n2), sum(n3), sum(n4), sum(n5)]::int[] as dim_n,
+       array[sum(s1), sum(s2), sum(s3), sum(s4), sum(s5)]::float8[] as dim_sum,
+       array[sum(q1), sum(q2), sum(q3), sum(q4), sum(q5)]::float8[] as dim_sq,
+       sum(n * r.rate) as expected_hits, sum(n) filter (where r.rate is not null)::int as expected_base
+from g left join reference r on r.province_code = g.province_code and r.procedure_code = g.procedure_code
+group by grouping sets ((g.commune_code, g.official_id), (g.commune_code))
 """
 
 # Forwarded feedback items whose deadline falls in the period, per (commune, official or 0).
@@ -182,16 +225,25 @@ class Sums:
     dim_sq: list[float] = field(default_factory=lambda: [0.0] * 5)
     feedback_on_time: int = 0
     feedback_late: int = 0
-    due_mix: dict[str, int] = field(default_factory=dict)
-    rating_mix: dict[str, int] = field(default_factory=dict)
+    on_time_expected_hits: float = 0.0
+    on_time_expected_base: int = 0
+    satisfied_expected_hits: float = 0.0
+    satisfied_expected_base: int = 0
 
     def add_dossiers(self, row: Any) -> None:
-        for name in ("completed", "processed", "credit_sum", "credit_sq", "taken_sum", "statutory_sum", "on_time",
-                     "late", "received", "online", "channel_known"):  # fmt: skip
-            setattr(self, name, getattr(self, name) + row[name])
-        decided = row["on_time"] + row["late"]
-        if decided:
-            self.due_mix[row["procedure_code"]] = self.due_mix.get(row["procedure_code"], 0) + decided
+        self.completed += row["completed"]
+        self.processed += row["processed"]
+        self.credit_sum += row["credit_sum"]
+        self.credit_sq += row["credit_sq"]
+        self.taken_sum += row["taken_sum"]
+        self.statutory_sum += row["statutory_sum"]
+        self.on_time += row["on_time"]
+        self.late += row["late"]
+        self.received += row["received"]
+        self.online += row["online"]
+        self.channel_known += row["channel_known"]
+        self.on_time_expected_hits += row["expected_hits"] or 0.0
+        self.on_time_expected_base += row["expected_base"] or 0
 
     def add_ratings(self, row: Any) -> None:
         self.ratings += row["n"]
@@ -202,19 +254,12 @@ class Sums:
             self.dim_n[i] += row["dim_n"][i]
             self.dim_sum[i] += row["dim_sum"][i]
             self.dim_sq[i] += row["dim_sq"][i]
-        self.rating_mix[row["procedure_code"]] = self.rating_mix.get(row["procedure_code"], 0) + row["n"]
+        self.satisfied_expected_hits += row["expected_hits"] or 0.0
+        self.satisfied_expected_base += row["expected_base"] or 0
 
     def add_feedback(self, row: Any) -> None:
         self.feedback_on_time += row["on_time"]
         self.feedback_late += row["late"]
-
-
-@dataclass(frozen=True)
-class Reference:
-    """The province's rates per procedure, for the expected values."""
-
-    on_time: dict[str, tuple[int, int]]
-    satisfied: dict[str, tuple[int, int]]
 
 
 @dataclass
@@ -245,7 +290,12 @@ def _component(c: rules.Component, weights: dict[str, float]) -> Component:
     )
 
 
-def build_figures(sums: Sums, reference: Reference, settings: Settings, *, commune: bool) -> Figures:
+def _ratio(hits: float, base: int) -> float | None:
+    """rules.expected_rate from the sums SQL gives (Σ n_j · p_j, Σ n_j)."""
+    return hits / base if base else None
+
+
+def build_figures(sums: Sums, settings: Settings, *, commune: bool) -> Figures:
     """The figures of one subject from its sums (pure)."""
     weight_list = settings.scorecard_commune_weights if commune else settings.scorecard_weights
     weights = dict(weight_list)
@@ -289,11 +339,11 @@ def build_figures(sums: Sums, reference: Reference, settings: Settings, *, commu
         dossiers_received=sums.received if commune else None,
         on_time_fair=FairComparison(
             observed=sums.on_time / decided if decided else None,
-            expected=rules.expected_rate(sums.due_mix, reference.on_time),
+            expected=_ratio(sums.on_time_expected_hits, sums.on_time_expected_base),
         ),
         satisfaction_fair=FairComparison(
             observed=sums.satisfied / sums.ratings if sums.ratings else None,
-            expected=rules.expected_rate(sums.rating_mix, reference.satisfied),
+            expected=_ratio(sums.satisfied_expected_hits, sums.satisfied_expected_base),
         ),
         composite=CompositeScore(
             status=total.status,
@@ -329,47 +379,36 @@ async def compute_provinces(
     cumulative = rules.working_day_index(cal_from, period.end)
     async with conn.transaction():
         # Sorts and hash aggregates over a nation's month stay in memory.
-        await conn.execute("set local work_mem = '64MB'")
+        await conn.execute("set local work_mem = '256MB'")
         dossier_rows = await conn.fetch(DOSSIER_FACTS_SQL, provinces, start, end, now, cumulative, cal_from)
         rating_rows = await conn.fetch(RATING_FACTS_SQL, provinces, start, end)
         feedback_rows = await conn.fetch(FEEDBACK_FACTS_SQL, provinces, start, end, now)
     province_of = {r["code"]: r["province_code"] for r in await conn.fetch(COMMUNES_SQL, provinces)}
 
+    # Rows with official_id null are a commune's totals (grouping sets); 0 is "nobody assigned".
     officials: dict[int, Sums] = defaultdict(Sums)
     communes: dict[str, Sums] = defaultdict(Sums)
-    on_time_ref: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    satisfied_ref: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     for row in dossier_rows:
-        communes[row["commune_code"]].add_dossiers(row)
-        if row["official_id"]:
+        if row["official_id"] is None:
+            communes[row["commune_code"]].add_dossiers(row)
+        elif row["official_id"]:
             officials[row["official_id"]].add_dossiers(row)
-        ref = on_time_ref[(province_of[row["commune_code"]], row["procedure_code"])]
-        ref[0] += row["on_time"]
-        ref[1] += row["on_time"] + row["late"]
     for row in rating_rows:
-        communes[row["commune_code"]].add_ratings(row)
-        if row["official_id"]:
+        if row["official_id"] is None:
+            communes[row["commune_code"]].add_ratings(row)
+        elif row["official_id"]:
             officials[row["official_id"]].add_ratings(row)
-        ref = satisfied_ref[(province_of[row["commune_code"]], row["procedure_code"])]
-        ref[0] += row["satisfied"]
-        ref[1] += row["n"]
     for row in feedback_rows:
         communes[row["commune_code"]].add_feedback(row)
         if row["official_id"]:
             officials[row["official_id"]].add_feedback(row)
-    references: dict[str, Reference] = {}
-    for province in provinces:
-        references[province] = Reference(
-            {p: (v[0], v[1]) for (pr, p), v in on_time_ref.items() if pr == province},
-            {p: (v[0], v[1]) for (pr, p), v in satisfied_ref.items() if pr == province},
-        )
 
     subjects = await conn.fetch(SUBJECTS_SQL, provinces, start, end, list(officials))
     scored = await conn.fetch(SCORED_COMMUNES_SQL, provinces, list(communes))
     by_commune: dict[str, list[Computed]] = defaultdict(list)
     for row in subjects:
         sums = officials.get(row["id"]) or Sums()
-        figures = build_figures(sums, references[row["province_code"]], settings, commune=False)
+        figures = build_figures(sums, settings, commune=False)
         by_commune[row["commune_code"]].append(Computed("official", row["id"], row["commune_code"], figures))
     result: dict[str, list[Computed]] = {province: [] for province in provinces}
     for code, group in by_commune.items():
@@ -379,7 +418,7 @@ async def compute_provinces(
     for row in scored:
         code = row["code"]
         province = province_of[code]
-        figures = build_figures(communes.get(code) or Sums(), references[province], settings, commune=True)
+        figures = build_figures(communes.get(code) or Sums(), settings, commune=True)
         commune_cards[province].append(Computed("commune", None, code, figures))
     for province, cards in commune_cards.items():
         with_ranks(cards)
@@ -545,7 +584,7 @@ async def _refresh_locked(
     keys = {(c.subject_kind, c.official_id or 0, c.commune_code) for c in computed}
     # A stored subject the data no longer names (its facts re-linked away) keeps a row, emptied.
     for kind, official_id, commune_code in stored.keys() - keys:
-        empty = build_figures(Sums(), Reference({}, {}), settings, commune=kind == "commune")
+        empty = build_figures(Sums(), settings, commune=kind == "commune")
         computed.append(Computed(kind, official_id or None, commune_code, empty))
 
     documents = [msgspec.to_builtins(c.figures) for c in computed]
