@@ -100,6 +100,7 @@ def create_app(settings: Settings) -> Litestar:
             acquire_timeout=settings.db_acquire_timeout,
             # A rating request answers within the same bound as any other request.
             deadline=settings.db_acquire_timeout + settings.db_command_timeout,
+            campaign=settings.campaign_thresholds(),
         )
         try:
             async with app.state.pool.acquire() as conn:

@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from backend.campaign_rules import CampaignThresholds
+
 PushProvider = Literal["log", "fcm"]
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -110,6 +112,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Ratings one app install may submit per local day (Asia/Ho_Chi_Minh) before 429."""
     rating_window: int = 30 * 86400
     """Seconds after using a service during which it may still be rated."""
+    campaign_scoring: bool = True
+    """Score ratings at ingest and hold suspicious ones for review (backend.campaign_rules)."""
+    campaign_burst_window: int = 600
+    campaign_install_burst: int = 2
+    campaign_address_burst: int = 10
+    campaign_fresh_install: int = 900
+    campaign_fresh_wave: int = 5
+    campaign_copies: int = 3
+    campaign_low_run: int = 10
+    campaign_low_run_window: int = 3600
+    campaign_baseline_days: int = 30
+    """The campaign thresholds; see campaign_thresholds() and backend.campaign_rules."""
     feedback_escalation_grace: int = 3 * 86400
     """Seconds a forwarded feedback item may stay overdue before the province Front is told."""
     feedback_keys: tuple[tuple[str, str], ...] = ()
@@ -152,6 +166,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Seconds after its last heartbeat a worker counts as dead or stuck (it beats every 5 s)."""
     ready_requires_worker: bool = False
     """Whether /health/ready answers 503 while no worker is live (else 200, body says so)."""
+
+    def campaign_thresholds(self) -> CampaignThresholds | None:
+        """The campaign scoring thresholds; None when scoring is off."""
+        if not self.campaign_scoring:
+            return None
+        return CampaignThresholds(
+            burst_window=self.campaign_burst_window,
+            install_burst=self.campaign_install_burst,
+            address_burst=self.campaign_address_burst,
+            fresh_install=self.campaign_fresh_install,
+            fresh_wave=self.campaign_fresh_wave,
+            copies=self.campaign_copies,
+            low_run=self.campaign_low_run,
+            low_run_window=self.campaign_low_run_window,
+            baseline_days=self.campaign_baseline_days,
+        )
 
     @property
     def data_path(self) -> Path:
@@ -510,6 +540,82 @@ VARIABLES: tuple[Variable, ...] = (
         parse_duration,
         "30d",
         "How long after using a service a citizen may still rate it.",
+    ),
+    Variable(
+        "CAMPAIGN_SCORING",
+        "campaign_scoring",
+        _flag,
+        "true",
+        "Score every rating at ingest for campaign traces and hold suspicious ones (not counted anywhere) "
+        "until a province admin or the Front releases or discards them. `false`: every rating counts at once.",
+    ),
+    Variable(
+        "CAMPAIGN_BURST_WINDOW",
+        "campaign_burst_window",
+        parse_duration,
+        "10m",
+        "How far back bursts from one install or address, and waves of fresh installs, are counted.",
+    ),
+    Variable(
+        "CAMPAIGN_INSTALL_BURST",
+        "campaign_install_burst",
+        _int_between(1, 1000),
+        "2",
+        "Earlier ratings of the same official (else service) by one install within the burst window that make "
+        "a burst (weight 2: held on its own unless verified).",
+    ),
+    Variable(
+        "CAMPAIGN_ADDRESS_BURST",
+        "campaign_address_burst",
+        _int_between(1, 100),
+        "10",
+        "Earlier ratings of the same official (else service) from one network address within the burst window "
+        "that make a burst (weight 1: a one-stop shop's Wi-Fi is shared). Only a keyed digest of the address is kept.",
+    ),
+    Variable(
+        "CAMPAIGN_FRESH_INSTALL",
+        "campaign_fresh_install",
+        parse_duration,
+        "15m",
+        "An install rating within this long of its creation is fresh (weight 1).",
+    ),
+    Variable(
+        "CAMPAIGN_FRESH_WAVE",
+        "campaign_fresh_wave",
+        _int_between(1, 100),
+        "5",
+        "Ratings of the same target by fresh installs within the burst window that make a wave (weight 1 more "
+        "for a fresh install).",
+    ),
+    Variable(
+        "CAMPAIGN_COPIES",
+        "campaign_copies",
+        _int_between(1, 100),
+        "3",
+        "Other installs' ratings of the same target with the same comment (case, spacing, punctuation and "
+        "diacritics folded; 20+ letters) within the low-run window that make a copy (weight 2).",
+    ),
+    Variable(
+        "CAMPAIGN_LOW_RUN",
+        "campaign_low_run",
+        _int_between(2, 10000),
+        "10",
+        "Low scores (1-2) of one target within the low-run window before a run is considered; a run must also "
+        "lie 3 standard deviations above the target's own low share over the baseline (weight 1).",
+    ),
+    Variable(
+        "CAMPAIGN_LOW_RUN_WINDOW",
+        "campaign_low_run_window",
+        parse_duration,
+        "1h",
+        "How far back a run of low scores and copied comments are counted.",
+    ),
+    Variable(
+        "CAMPAIGN_BASELINE_DAYS",
+        "campaign_baseline_days",
+        _int_between(1, 365),
+        "30",
+        "Days of a target's counted ratings that make its own baseline low share.",
     ),
     Variable(
         "FEEDBACK_ESCALATION_GRACE",

@@ -1,7 +1,9 @@
 """Indicators: values over a scope and a window, daily series and breakdowns."""
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
+
+from msgspec import Meta
 
 from schemas.base import Base
 
@@ -76,6 +78,14 @@ class IndicatorReport(Base, kw_only=True):
     scope: IndicatorScope
     window: IndicatorWindow
     values: IndicatorValues
+    quarantined: Annotated[
+        int,
+        Meta(
+            ge=0,
+            description="Ratings of the scope, served in the window, held for review by campaign detection: "
+            "counted in none of the values until a reviewer releases them",
+        ),
+    ]
     computed_at: datetime
 
 

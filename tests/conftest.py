@@ -92,6 +92,10 @@ def _settings(database_url: str, redis_url: str, prefix: str, data_dir: Path) ->
         redis_key_prefix=prefix,
         db_pool_size=5,
         login_max_failures=3,
+        # Most tests drive bulk ratings from brand-new installs to move an indicator: to the
+        # campaign rules that is a campaign. They test other things, so scoring is off for
+        # them; tests/test_campaign.py turns it on (as in production, where it is on by default).
+        campaign_scoring=False,
     )
 
 

@@ -169,6 +169,40 @@ class Phones:
         while not self.stopping.is_set():
             await self.rate_until_answered(headers, uuid.uuid4().hex)
 
+    async def batch_phone(self, headers: dict[str, str], size: int = 5) -> None:
+        """A phone flushing its queue in batches: the whole batch is resent until every item
+        is answered 2xx (a batch that met the fault is a 503, or carries 503 items)."""
+        while not self.stopping.is_set():
+            served = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+            items = [
+                {
+                    "idempotency_key": uuid.uuid4().hex,
+                    "commune_service_id": self.service_id,
+                    "score": 3,
+                    "served_at": served,
+                }
+                for _ in range(size)
+            ]
+            self.attempted.update(item["idempotency_key"] for item in items)
+            for _ in range(300):
+                try:
+                    response = await self.http.post("/v1/ratings/batch", json={"items": items}, headers=headers)
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+                    continue
+                self.statuses[response.status_code] += 1
+                if response.status_code == 200:
+                    statuses = [r["status"] for r in response.json()["results"]]
+                    assert set(statuses) <= {200, 201, 503}, response.text
+                    if set(statuses) <= {200, 201}:
+                        self.acknowledged.extend(item["idempotency_key"] for item in items)
+                        break
+                else:
+                    assert response.status_code == 503, response.text
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("a batch was never answered 2xx")
+
     async def reader(self, headers: dict[str, str]) -> None:
         while not self.stopping.is_set():
             response = await self.http.get("/v1/me/ratings", headers=headers, params={"limit": 5})
@@ -195,9 +229,10 @@ async def test_restart_and_freeze_under_load(
     api: httpx.AsyncClient, own_postgres: OwnPostgres, database_url: str
 ) -> None:
     phones = Phones(api, await a_service(api))
-    citizens = [await new_citizen(api) for _ in range(8)]
-    load = [asyncio.create_task(phones.phone(h)) for h in citizens[:6]]
-    load += [asyncio.create_task(phones.reader(h)) for h in citizens[6:]]
+    citizens = [await new_citizen(api) for _ in range(9)]
+    load = [asyncio.create_task(phones.phone(h)) for h in citizens[:5]]
+    load += [asyncio.create_task(phones.batch_phone(citizens[5]))]
+    load += [asyncio.create_task(phones.reader(h)) for h in citizens[6:8]]
 
     # A fast restart in the middle of the load.
     await asyncio.sleep(1.5)
@@ -215,6 +250,7 @@ async def test_restart_and_freeze_under_load(
     assert phones.statuses[503] > 0, "the restart was not seen by any request"
     stored = await stored_counts(database_url)
     assert set(phones.acknowledged) == phones.attempted  # every rating was answered in the end
+    assert len(phones.acknowledged) == len(set(phones.acknowledged))
     assert all(stored[key] == 1 for key in phones.acknowledged), "a rating was stored twice or lost"
     assert set(stored) == set(phones.acknowledged)  # nothing stored that nobody asked for
 
@@ -229,7 +265,7 @@ async def test_restart_and_freeze_under_load(
         body = {"commune_service_id": phones.service_id, "score": 2, "served_at": served}
         answers = await asyncio.gather(
             *(api.post("/v1/ratings", json=body, headers={**citizens[0], "idempotency-key": key}) for key in keys),
-            *(api.get("/v1/me/ratings", headers=h) for h in citizens[6:]),
+            *(api.get("/v1/me/ratings", headers=h) for h in citizens[6:8]),
             api.get("/v1/me/ratings", headers=citizens[1]),
         )
         waited = time.monotonic() - started

@@ -10,6 +10,7 @@ from litestar.params import HeaderParameter, JSONBody, SkipValidation
 from backend.api.params import DB, Citizen, CursorQuery, LimitQuery
 from backend.api.problems import problem_responses
 from backend.auth import citizen_only
+from backend.client_address import request_address
 from backend.crypto import fingerprints
 from backend.errors import AppError, preferred_language, problem_of
 from backend.instants import out_of_range
@@ -59,6 +60,7 @@ class RatingController(Controller):
         data: JSONBody[RatingCreate],
         citizen: Citizen,
         state: State,
+        request: Request[Any, Any, Any],
         idempotency_key: IdempotencyKeyHeader,
     ) -> Response[Rating]:
         if idempotency_key is None or not re.fullmatch(IDEMPOTENCY_KEY, idempotency_key):
@@ -66,8 +68,10 @@ class RatingController(Controller):
         bad_time = out_of_range(data, "served_at", "rated_at")
         if bad_time is not None:
             raise bad_time
-        request = service.rating_request(citizen.citizen_id, idempotency_key, data, fingerprints(state.settings))
-        (outcome,) = await state.rating_writer.submit([request])
+        rating = service.rating_request(
+            citizen.citizen_id, idempotency_key, data, fingerprints(state.settings), request_address(request)
+        )
+        (outcome,) = await state.rating_writer.submit([rating])
         if outcome.error is not None:
             raise outcome.error
         headers = {"idempotent-replayed": "true"} if outcome.status == 200 else {}
@@ -95,6 +99,7 @@ class RatingController(Controller):
         items = batch_items(data, "items", RATING_BATCH_MAX)
         results: list[RatingBatchResult | None] = [None] * len(items)
         queued, positions = [], []
+        address = request_address(request)
         for index, raw in enumerate(items):
             item = convert_item(raw, RatingBatchItem)
             if not isinstance(item, AppError):
@@ -110,7 +115,9 @@ class RatingController(Controller):
                 continue
             body = service.batch_item_body(item)
             queued.append(
-                service.rating_request(citizen.citizen_id, item.idempotency_key, body, fingerprints(state.settings))
+                service.rating_request(
+                    citizen.citizen_id, item.idempotency_key, body, fingerprints(state.settings), address
+                )
             )
             positions.append(index)
         outcomes = await state.rating_writer.submit(queued) if queued else []

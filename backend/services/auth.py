@@ -10,6 +10,8 @@ from typing import Any
 import msgspec
 
 from backend.audit import record_audit
+from backend.client_address import limit_key
+from backend.db import pooled, transaction
 from backend.errors import AppError
 from backend.limits import WindowLimiter
 from backend.login_budget import LoginBudget
@@ -145,8 +147,8 @@ async def refresh_session(pool: Any, settings: Settings, secret: str, refresh_to
     two holders is not its owner: the whole family ends (its refresh and access tokens), the
     end is audited and committed, and the caller gets 401."""
     hashed = digest(refresh_token)
-    async with pool.acquire() as conn:
-        async with conn.transaction():
+    async with pooled(pool, settings.db_acquire_timeout) as conn:
+        async with transaction(conn):
             row = await conn.fetchrow(ROTATE_SESSION_SQL, hashed)
             if row is not None:
                 return await open_session(
@@ -218,7 +220,8 @@ async def open_device_session(
     row = await conn.fetchrow(INSTALL_SQL, request.install_id)
     created = False
     if row is None:
-        limiter = WindowLimiter(redis, f"{settings.redis_key_prefix}:new-installs:{address}", INSTALL_WINDOW_SECONDS)
+        key = f"{settings.redis_key_prefix}:new-installs:{limit_key(address)}"
+        limiter = WindowLimiter(redis, key, INSTALL_WINDOW_SECONDS)
         retry_after = await limiter.take(settings.new_installs_per_address)
         if retry_after:
             raise AppError("too_many_requests", headers={"retry-after": str(retry_after)})

@@ -216,6 +216,21 @@ ANSWER_SUMS = """coalesce(sum(answered_on_time), 0)::int as answered_on_time,
        coalesce(sum(rating_satisfied), 0)::int as answers_satisfied"""
 
 
+# Ratings held for review (campaign detection), by service time in the window: they count in
+# none of the values, and the report says how many there are. The partial index on held
+# ratings keeps this small.
+_HELD = "ratings where quarantine = 'held' and "
+_HELD_DAYS = "(served_at at time zone 'Asia/Ho_Chi_Minh')::date between $1 and $2"
+_HELD_HOURS = "served_at >= $1 and served_at < $2"
+HELD_SOURCES: dict[str, str] = {
+    "nation": _HELD + _HELD_DAYS,
+    "province": _HELD + _HELD_DAYS + " and commune_code in (select code from communes where province_code = $3)",
+    "commune": _HELD + _HELD_DAYS + " and commune_code = $3",
+    "service": _HELD + _HELD_HOURS + " and commune_service_id = $3",
+    "official": _HELD + _HELD_HOURS + " and official_id = $3",
+}
+
+
 def _visible(source: str, full_view: bool) -> str:
     """A feedback source as the reader may count it: open items for the Front and the
     province; for everyone else only forwarded, unprotected ones."""
@@ -239,8 +254,9 @@ with r as (select {_rating_sums()} from {ratings}),
      f as (select {FEEDBACK_COUNTS} from {feedback}),
      a as (select {ANSWER_SUMS} from {answers}),
      t as (select array_agg(bucket) as answer_buckets, array_agg(n) as answer_counts
-           from (select bucket, sum(items)::int as n from {answer_times} group by bucket) x)
-select * from r, d, p, f, a, t
+           from (select bucket, sum(items)::int as n from {answer_times} group by bucket) x),
+     q as (select count(*)::int as quarantined from {HELD_SOURCES[kind]})
+select * from r, d, p, f, a, t, q
 """
 
 
@@ -304,19 +320,22 @@ def describe_window(window: Window) -> IndicatorWindow:
     )
 
 
-async def scope_values(conn: Any, scope: Scope, window: Window) -> IndicatorValues:
+async def scope_values(conn: Any, scope: Scope, window: Window) -> tuple[IndicatorValues, int]:
+    """The values of a scope, and how many of its ratings are held for review."""
     row = await conn.fetchrow(SUMS_SQL[scope.kind, scope.full_view], *_args(scope, window))
-    return indicator_values(_sums(row))
+    return indicator_values(_sums(row)), row["quarantined"]
 
 
 async def read_indicators(conn: Any, scope: Scope, spec: str, on: date | None = None) -> IndicatorReport:
     """Every indicator of a scope over a window."""
     now = datetime.now(UTC)
     window = period_window(spec, now, on)
+    values, quarantined = await scope_values(conn, scope, window)
     return IndicatorReport(
         scope=scope.describe(),
         window=describe_window(window),
-        values=await scope_values(conn, scope, window),
+        values=values,
+        quarantined=quarantined,
         computed_at=now,
     )
 

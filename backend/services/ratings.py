@@ -20,12 +20,22 @@ from typing import Any
 
 import msgspec
 
+from backend.campaign_rules import CampaignThresholds
 from backend.crypto import Fingerprints
 from backend.errors import AppError, Text
 from backend.group_commit import GroupWriter
 from backend.pagination import decode_cursor, page_of
 from backend.rating_codes import PURPOSE as RATING_CODE_PURPOSE
 from backend.rating_codes import RATING_CODE_DAILY_FAILURES, code_payload, normalize_code
+from backend.services.campaign_signals import (
+    RESOLVE_SIGNAL_COLUMNS,
+    RESOLVE_SIGNAL_JOINS,
+    STORE_ACTIVITY,
+    ScoringWindow,
+    address_digest,
+    comment_digest,
+    judge_round,
+)
 from backend.workdays import LOCAL_TZ
 from schemas.ratings import Dimensions, LinkedOfficial, Rating, RatingBatchItem, RatingCreate, RatingPage
 
@@ -45,6 +55,10 @@ class RatingRequest:
     """The fingerprint under every listed key: a stored one equal to any is this request."""
     code_hashes: tuple[bytes, ...] = ()
     """The rating code's HMAC (bound to the dossier) under every listed key; empty: no usable code."""
+    address_digest: bytes | None = None
+    """Keyed digest of the sender's network address (campaign scoring); never the address."""
+    comment_digest: bytes | None = None
+    """Keyed digest of the folded comment, for spotting copies; None for short comments."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,8 @@ class RatingOutcome:
 class RatingLimits:
     daily: int
     window: timedelta
+    campaign: CampaignThresholds | None = None
+    """Campaign scoring thresholds; None: scoring off, every rating counts at once."""
 
 
 def batch_item_body(item: RatingBatchItem) -> RatingCreate:
@@ -70,7 +86,11 @@ RATING_FINGERPRINT = "rating-request"
 
 
 def rating_request(
-    citizen_id: uuid.UUID, idempotency_key: str, body: RatingCreate, fingerprints: Fingerprints
+    citizen_id: uuid.UUID,
+    idempotency_key: str,
+    body: RatingCreate,
+    fingerprints: Fingerprints,
+    address: str | None = None,
 ) -> RatingRequest:
     """Normalise the body (trimmed comment, upper-case dossier code) and fingerprint it, so
     a retry that differs only in spacing or default values is the same request. The
@@ -83,14 +103,24 @@ def rating_request(
     )
     accepted = fingerprints.accepted(RATING_FINGERPRINT, msgspec.json.encode(body))
     code_hashes = fingerprints.accepted(RATING_CODE_PURPOSE, code_payload(dossier, code)) if code and dossier else ()
-    return RatingRequest(citizen_id, idempotency_key, body, accepted[0], accepted, code_hashes)
+    return RatingRequest(
+        citizen_id,
+        idempotency_key,
+        body,
+        accepted[0],
+        accepted,
+        code_hashes,
+        address_digest(fingerprints, address),
+        comment_digest(fingerprints, body.comment),
+    )
 
 
-RESOLVE_SQL = """
+RESOLVE_SQL = f"""
 with i as (
     select * from unnest($1::int[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[],
-                         $8::timestamptz[])
-        as t(ord, citizen_id, key, service_id, commune_code, procedure_code, dossier_code, served_at)
+                         $8::timestamptz[], $10::smallint[], $11::bytea[], $12::bytea[])
+        as t(ord, citizen_id, key, service_id, commune_code, procedure_code, dossier_code, served_at, score,
+             address, comment)
 )
 select i.ord,
        ci.id is not null as install_exists, ci.blocked_at is not null as blocked,
@@ -105,6 +135,7 @@ select i.ord,
        st.service_time, a.id as assignment_id, a.official_id,
        o.full_name as official_name, o.position as official_position, o.position_en as official_position_en,
        (select count(*) from ratings x where x.citizen_id = i.citizen_id and x.created_at >= $9)::int as today
+       {RESOLVE_SIGNAL_COLUMNS}
 from i
 left join citizen_installs ci on ci.id = i.citizen_id
 left join ratings prior on prior.citizen_id = i.citizen_id and prior.idempotency_key = i.key
@@ -121,20 +152,39 @@ left join assignments a on a.commune_service_id = s.id and a.valid @> st.service
 left join officials o on o.id = a.official_id
 left join communes c on c.code = s.commune_code
 left join procedures p on p.code = s.procedure_code
+{RESOLVE_SIGNAL_JOINS}
 """
 
-INSERT_SQL = """
-insert into ratings (citizen_id, commune_service_id, commune_code, official_id, assignment_id, dossier_code,
-                     dossier_id, verified, score, score_access, score_procedure, score_attitude, score_result,
-                     score_timeliness, comment, channel, served_at, client_created_at, idempotency_key,
-                     request_hash)
-select * from unnest($1::uuid[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::bigint[],
-                     $8::bool[], $9::smallint[], $10::smallint[], $11::smallint[], $12::smallint[], $13::smallint[],
-                     $14::smallint[], $15::text[], $16::text[], $17::timestamptz[], $18::timestamptz[], $19::text[],
-                     $20::bytea[])
-on conflict do nothing
-returning id, citizen_id, idempotency_key, created_at
+# One statement per round: the rows, and (campaign scoring on) the per-target minute
+# counts the next rounds' scoring reads (campaign_signals.STORE_ACTIVITY).
+INSERT_TEMPLATE = """
+with v as (
+    select * from unnest($1::uuid[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::bigint[],
+                         $8::bool[], $9::smallint[], $10::smallint[], $11::smallint[], $12::smallint[],
+                         $13::smallint[], $14::smallint[], $15::text[], $16::text[], $17::timestamptz[],
+                         $18::timestamptz[], $19::text[], $20::bytea[], $21::text[], $22::text[], $23::bytea[],
+                         $24::bytea[], $25::bool[])
+        as t(citizen_id, commune_service_id, commune_code, official_id, assignment_id, dossier_code, dossier_id,
+             verified, score, score_access, score_procedure, score_attitude, score_result, score_timeliness,
+             comment, channel, served_at, client_created_at, idempotency_key, request_hash, quarantine,
+             reasons, address_digest, comment_digest, fresh)
+), ins as (
+    insert into ratings (citizen_id, commune_service_id, commune_code, official_id, assignment_id, dossier_code,
+                         dossier_id, verified, score, score_access, score_procedure, score_attitude, score_result,
+                         score_timeliness, comment, channel, served_at, client_created_at, idempotency_key,
+                         request_hash, quarantine, quarantine_reasons, address_digest, comment_digest)
+    select citizen_id, commune_service_id, commune_code, official_id, assignment_id, dossier_code, dossier_id,
+           verified, score, score_access, score_procedure, score_attitude, score_result, score_timeliness,
+           comment, channel, served_at, client_created_at, idempotency_key, request_hash, quarantine,
+           string_to_array(reasons, ','), address_digest, comment_digest
+    from v
+    on conflict do nothing
+    returning id, citizen_id, idempotency_key, created_at, official_id, commune_service_id, score
+){activity}
+select id, citizen_id, idempotency_key, created_at from ins
 """
+INSERT_SCORED_SQL = INSERT_TEMPLATE.format(activity=STORE_ACTIVITY)
+INSERT_SQL = INSERT_TEMPLATE.format(activity="")
 
 RATING_COLUMNS = """
 r.id, r.commune_service_id, r.commune_code, c.full_name as commune_name, cs.procedure_code,
@@ -314,9 +364,16 @@ def _new_rating(request: RatingRequest, row: Any, rating_id: int, created_at: da
     )
 
 
-def _insert_args(accepted: list[tuple[RatingRequest, Any]]) -> list[list[Any]]:
-    columns: list[list[Any]] = [[] for _ in range(20)]
-    for request, row in accepted:
+def _insert_args(accepted: list[tuple[RatingRequest, Any]], limits: RatingLimits) -> list[list[Any]]:
+    columns: list[list[Any]] = [[] for _ in range(25)]
+    verdicts = judge_round(
+        limits.campaign,
+        [
+            (req.citizen_id, row, req.body.score, _verified(req, row), req.address_digest, req.comment_digest)
+            for req, row in accepted
+        ],
+    )
+    for (request, row), verdict in zip(accepted, verdicts, strict=True):
         body, dims = request.body, request.body.dimensions or Dimensions()
         values = (
             request.citizen_id,
@@ -339,6 +396,11 @@ def _insert_args(accepted: list[tuple[RatingRequest, Any]]) -> list[list[Any]]:
             body.rated_at,
             request.idempotency_key,
             request.request_hash,
+            verdict.quarantine,
+            verdict.reasons,
+            request.address_digest,
+            request.comment_digest,
+            verdict.fresh,
         )
         for column, value in zip(columns, values, strict=True):
             column.append(value)
@@ -426,6 +488,11 @@ async def _write_round(
         [r.body.dossier_code for r in chosen],
         [r.body.served_at for r in chosen],
         day_start,
+        [r.body.score for r in chosen],
+        [r.address_digest for r in chosen],
+        [r.comment_digest for r in chosen],
+        limits.campaign is not None,
+        *ScoringWindow(limits.campaign or CampaignThresholds(), now).args(),
     )
     rows = sorted(rows, key=lambda r: r["ord"])
     used: Counter[uuid.UUID] = Counter()
@@ -442,7 +509,8 @@ async def _write_round(
         await conn.execute(COUNT_CODE_FAILURES_SQL, failed, day_start)
     if not accepted:
         return []
-    inserted = await conn.fetch(INSERT_SQL, *_insert_args([(req, row) for _, req, row in accepted]))
+    statement = INSERT_SQL if limits.campaign is None else INSERT_SCORED_SQL
+    inserted = await conn.fetch(statement, *_insert_args([(req, row) for _, req, row in accepted], limits))
     stored = {(r["citizen_id"], r["idempotency_key"]): r for r in inserted}
     lost = []
     for index, request, row in accepted:
@@ -480,10 +548,12 @@ def rating_writer(
     on_stored: Callable[[set[str]], None] | None = None,
     acquire_timeout: float = 2.0,
     deadline: float | None = None,
+    campaign: CampaignThresholds | None = None,
 ) -> GroupWriter[RatingRequest, RatingOutcome]:
     """The per-process writer that stores concurrent requests' ratings together;
-    `on_stored` hears which communes got new ratings once they are committed."""
-    limits = RatingLimits(daily=daily_limit, window=timedelta(seconds=window_seconds))
+    `on_stored` hears which communes got new ratings once they are committed; `campaign`
+    holds suspicious ratings for review (None: no scoring)."""
+    limits = RatingLimits(daily=daily_limit, window=timedelta(seconds=window_seconds), campaign=campaign)
 
     async def write(conn: Any, requests: list[RatingRequest]) -> list[RatingOutcome]:
         outcomes = await write_ratings(conn, requests, limits)
