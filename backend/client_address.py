@@ -76,6 +76,20 @@ def client_address(peer: str | None, forwarded_for: Sequence[str], networks: Seq
     return str(current)
 
 
+# One IPv6 subscriber (a phone, a home, a rented server) is handed a whole /64 and may use a
+# fresh address from it for every request: limits count the /64 as one address.
+IPV6_SUBSCRIBER_PREFIX = 64
+
+
+def limit_key(address: str) -> str:
+    """What a per-address limit counts under: an IPv4 address as it is, an IPv6 address's
+    /64, anything else (a test transport's name) as it is."""
+    parsed = parse_address(address)
+    if isinstance(parsed, ipaddress.IPv6Address):
+        return str(ipaddress.ip_network(f"{parsed}/{IPV6_SUBSCRIBER_PREFIX}", strict=False))
+    return str(parsed) if parsed is not None else address
+
+
 def request_address(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     """client_address for this request, worked out once and kept on the request."""
     cache = connection.scope.setdefault("state", {})

@@ -23,6 +23,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from backend.client_address import limit_key
 from backend.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ def _part(text: str) -> str:
 class LoginBudget:
     def __init__(self, redis: Any, settings: Settings, username: str, address: str) -> None:
         prefix = f"{settings.redis_key_prefix}:login-failures"
+        address = limit_key(address)
         self.redis = redis
         self.keys = [
             f"{prefix}:pair:{_part(username + chr(0) + address)}",

@@ -4,8 +4,8 @@ arq's poll loop ends on the first Redis connection error, and a worker started w
 is down gives up after a few tries. `WorkerRunner` holds what outlives one arq Worker (the
 PostgreSQL pool, the push provider, the heartbeat) and runs a fresh arq Worker after each
 connection error, with backoff, for as long as it takes. While Redis is away it goes on
-with what needs only PostgreSQL: the outbox relay every RELAY_SECONDS and the minute sweep,
-so queued pushes still go out. `keep_running` (used by `dev`) restarts the whole runner
+with what needs only PostgreSQL: the outbox relay every RELAY_SECONDS, the minute sweep and
+the feedback deadlines, so queued pushes still go out. `keep_running` (used by `dev`) restarts the whole runner
 whatever ended it.
 """
 
@@ -30,7 +30,7 @@ from backend.db import create_pool
 from backend.heartbeat import Heartbeat
 from backend.push import create_push_provider
 from backend.settings import Settings
-from backend.worker import create_worker, relay_notifications, sweep_thresholds
+from backend.worker import create_worker, feedback_deadlines, relay_notifications, sweep_thresholds
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +53,12 @@ STEADY_SECONDS = 60.0
 # Jobs running when the connection drops, or when asked to stop, get this long to finish
 # (a fan-out in flight records what it sent) before they are cancelled.
 JOB_GRACE_SECONDS = 20.0
-# While Redis is away: the relay and the sweep, run by the runner itself (arq's own
-# schedule: every 10 s and every minute).
+# While Redis is away: the relay, the sweep and the feedback deadlines, run by the runner
+# itself on arq's own schedule. Each is safe when several workers run it at once (skip
+# locked claims, advisory locks, dedupe keys), as they do without arq's unique cron jobs.
 RELAY_SECONDS = 10.0
 SWEEP_SECONDS = 60.0
+DEADLINES_SECONDS = 300.0
 
 
 def reconnect_delay(failures: int, rng: Callable[[], float] = random.random) -> float:
@@ -77,7 +79,7 @@ class WorkerRunner:
         self.worker_id = uuid.uuid4()
         self._stopping = asyncio.Event()
         self._worker: Worker | None = None
-        self._last_relay = self._last_sweep = float("-inf")
+        self._last_relay = self._last_sweep = self._last_deadlines = float("-inf")
 
     def stop(self) -> None:
         """Stop taking jobs, let the running ones finish (up to JOB_GRACE_SECONDS), return."""
@@ -215,8 +217,9 @@ class WorkerRunner:
         return self._stopping.is_set()
 
     async def _wait_degraded(self, ctx: dict[str, Any], delay: float) -> None:
-        """Wait `delay` seconds (less if stopped), running the relay and the sweep when due:
-        they need only PostgreSQL, and a queued push should not wait for Redis."""
+        """Wait `delay` seconds (less if stopped), running the relay, the sweep and the
+        feedback deadlines when due: they need only PostgreSQL, and a queued push should not
+        wait for Redis."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + delay
         while not self._stopping.is_set() and loop.time() < deadline:
@@ -224,6 +227,7 @@ class WorkerRunner:
             for name, job, every, attr in (
                 ("relay", relay_notifications, RELAY_SECONDS, "_last_relay"),
                 ("sweep", sweep_thresholds, SWEEP_SECONDS, "_last_sweep"),
+                ("feedback deadlines", feedback_deadlines, DEADLINES_SECONDS, "_last_deadlines"),
             ):
                 if now - getattr(self, attr) >= every:
                     setattr(self, attr, now)

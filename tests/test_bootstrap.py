@@ -81,8 +81,10 @@ def prod(fresh_database: str, redis_url: str, tmp_path: Path) -> Settings:
     return fresh_settings(fresh_database, redis_url, tmp_path / "var")
 
 
-def cli(settings: Settings, *args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = settings_env(settings)
+def cli(
+    settings: Settings, *args: str, password: str | None = None, log_level: str = "WARNING"
+) -> subprocess.CompletedProcess[str]:
+    env = settings_env(settings) | {"LOG_LEVEL": log_level}
     if password is not None:
         env["ADMIN_PASSWORD"] = password
     return subprocess.run(
@@ -126,10 +128,13 @@ def test_seed_alone_creates_no_account(prod: Settings) -> None:
 
 
 async def test_create_admin_on_a_fresh_database_logs_in(prod: Settings) -> None:
-    result = await asyncio.to_thread(cli, prod, "create-admin", "--username", "Root.Admin", password=STRONG)
+    result = await asyncio.to_thread(
+        cli, prod, "create-admin", "--username", "Root.Admin", password=STRONG, log_level="DEBUG"
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("created system admin 'root.admin' (user ")
-    assert STRONG not in result.stdout + result.stderr
+    assert '"level":"debug"' in result.stderr  # the log ran at its most talkative
+    assert STRONG not in result.stdout + result.stderr  # nor in the DEBUG log
 
     response = await log_in(prod, "root.admin", STRONG)
     assert response.status_code == 200, response.text

@@ -9,7 +9,7 @@ import asyncpg
 import msgspec
 import pytest
 
-from backend.client_address import client_address, parse_address, trusted_networks
+from backend.client_address import client_address, limit_key, parse_address, trusted_networks
 from backend.seed.demo import DEMO_PASSWORD
 from backend.settings import Settings, SettingsError
 from tests.live_server import client_from, live_server
@@ -50,6 +50,21 @@ PROXIES = trusted_networks(("10.0.0.0/8", "127.0.0.2", "2001:db8::/32"))
 )
 def test_client_address_table(peer: str | None, forwarded: list[str], networks: Any, expected: str) -> None:
     assert client_address(peer, forwarded, networks) == expected
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("198.51.100.7", "198.51.100.7"),
+        # Every address of one IPv6 /64 is one subscriber to the limits.
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
+        ("2001:db8:1:3::1", "2001:db8:1:3::/64"),
+        ("testclient", "testclient"),
+    ],
+)
+def test_limit_key(address: str, key: str) -> None:
+    assert limit_key(address) == key
 
 
 def test_parse_address_refuses_what_is_not_an_address() -> None:
@@ -129,3 +144,19 @@ async def test_only_a_trusted_proxy_names_the_client(
         "select data->>'address' from audit_log where action = 'login' order by id desc limit 1"
     )
     assert audited == "198.51.100.9"
+
+
+async def test_addresses_of_one_ipv6_subscriber_share_a_limit(settings: Settings, unused_tcp_port: int) -> None:
+    behind_proxy = msgspec.structs.replace(settings, new_installs_per_address=2, trusted_proxies=("127.0.0.2/32",))
+    async with live_server(behind_proxy, unused_tcp_port) as url, client_from(url, "127.0.0.2") as proxy:
+
+        async def from_address(name: str, address: str) -> int:
+            answer = await proxy.post(
+                "/v1/auth/device-sessions", json=install(name), headers={"x-forwarded-for": address}
+            )
+            return answer.status_code
+
+        # A fresh address of the same /64 for every request does not make a fresh budget.
+        same_64 = [await from_address(f"v6-{i}", f"2001:db8:7:7::{i + 1:x}") for i in range(3)]
+        assert same_64 == [201, 201, 429]
+        assert await from_address("v6-other", "2001:db8:7:8::1") == 201

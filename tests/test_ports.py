@@ -63,3 +63,14 @@ def test_the_command_stops_before_migrations(command: str, busy_port: int, tmp_p
     # No embedded server was started, no migration ran: nothing was written under DATA_DIR.
     assert not (tmp_path / "var").exists()
     assert time.monotonic() - started < 20
+
+
+def test_a_host_that_is_not_ours_is_named(unused_tcp_port: int) -> None:
+    # 192.0.2.1 (TEST-NET-1) is on no interface of this machine.
+    with pytest.raises(PortBusyError, match=r"^HOST: cannot listen on 192\.0\.2\.1:\d+: "):
+        ensure_port_free("192.0.2.1", unused_tcp_port)
+
+
+def test_localhost_is_checked_as_uvicorn_binds_it(busy_port: int) -> None:
+    with pytest.raises(PortBusyError, match=f"^PORT: localhost:{busy_port} is already in use"):
+        ensure_port_free("localhost", busy_port)

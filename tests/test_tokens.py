@@ -140,6 +140,11 @@ def _cases() -> list[tuple[str, str]]:
         ("foreign issuer", _forge(_claims(iss="someone-else"))),
         ("sub not a string", _forge(_claims(sub=7))),
         ("jti not a string", _forge(_claims(jti=7))),
+        (
+            "staff session",
+            issue_token(SECRET, "user:7", "staff", 900, session="6f1c2d3e-0000-4000-8000-000000000001")[0],
+        ),
+        ("sid not a string", _forge(_claims(sid=7))),
         ("extra header", _forge(_claims(), {"kid": "k1"})),
         ("HS512", _hs512(_claims())),
     ]
@@ -156,8 +161,9 @@ def _hs512(claims: dict[str, object]) -> str:
 
 
 # PyJWT takes a numeric string for a time claim ("9999999999"); we never issue one, so the
-# verifier refuses it: stricter, never looser.
-STRICTER = {"exp as text", "iat as text"}
+# verifier refuses it: stricter, never looser. PyJWT does not look at `sid`, the session a
+# staff token belongs to; a non-string one is refused here.
+STRICTER = {"exp as text", "iat as text", "sid not a string"}
 
 
 @pytest.mark.parametrize(("name", "token"), _cases())

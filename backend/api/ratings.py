@@ -10,6 +10,7 @@ from litestar.params import HeaderParameter, JSONBody, SkipValidation
 from backend.api.params import DB, Citizen, CursorQuery, LimitQuery
 from backend.api.problems import problem_responses
 from backend.auth import citizen_only
+from backend.client_address import request_address
 from backend.crypto import fingerprints
 from backend.errors import AppError, preferred_language, problem_of
 from backend.instants import out_of_range
@@ -41,12 +42,6 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 
-def client_address(request: Request[Any, Any, Any]) -> str | None:
-    """The sender's network address as the server sees it (behind a proxy, uvicorn's
-    FORWARDED_ALLOW_IPS decides whether X-Forwarded-For is believed)."""
-    return request.client.host if request.client else None
-
-
 class RatingController(Controller):
     path = "/v1/ratings"
     tags = ["ratings"]
@@ -74,7 +69,7 @@ class RatingController(Controller):
         if bad_time is not None:
             raise bad_time
         rating = service.rating_request(
-            citizen.citizen_id, idempotency_key, data, fingerprints(state.settings), client_address(request)
+            citizen.citizen_id, idempotency_key, data, fingerprints(state.settings), request_address(request)
         )
         (outcome,) = await state.rating_writer.submit([rating])
         if outcome.error is not None:
@@ -104,7 +99,7 @@ class RatingController(Controller):
         items = batch_items(data, "items", RATING_BATCH_MAX)
         results: list[RatingBatchResult | None] = [None] * len(items)
         queued, positions = [], []
-        address = client_address(request)
+        address = request_address(request)
         for index, raw in enumerate(items):
             item = convert_item(raw, RatingBatchItem)
             if not isinstance(item, AppError):

@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 
 from backend.audit import record_audit
+from backend.client_address import limit_key
 from backend.db import pooled, transaction
 from backend.errors import AppError
 from backend.limits import WindowLimiter
@@ -219,7 +220,8 @@ async def open_device_session(
     row = await conn.fetchrow(INSTALL_SQL, request.install_id)
     created = False
     if row is None:
-        limiter = WindowLimiter(redis, f"{settings.redis_key_prefix}:new-installs:{address}", INSTALL_WINDOW_SECONDS)
+        key = f"{settings.redis_key_prefix}:new-installs:{limit_key(address)}"
+        limiter = WindowLimiter(redis, key, INSTALL_WINDOW_SECONDS)
         retry_after = await limiter.take(settings.new_installs_per_address)
         if retry_after:
             raise AppError("too_many_requests", headers={"retry-after": str(retry_after)})
