@@ -10,6 +10,7 @@ from litestar.params import HeaderParameter, JSONBody, SkipValidation
 from backend.api.params import DB, Citizen, CursorQuery, LimitQuery
 from backend.api.problems import problem_responses
 from backend.auth import citizen_only
+from backend.client_address import limit_key, request_address
 from backend.crypto import fingerprints
 from backend.errors import AppError, preferred_language, problem_of
 from backend.instants import out_of_range
@@ -41,10 +42,11 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 
-def client_address(request: Request[Any, Any, Any]) -> str | None:
-    """The sender's network address as the server sees it (behind a proxy, uvicorn's
-    FORWARDED_ALLOW_IPS decides whether X-Forwarded-For is believed)."""
-    return request.client.host if request.client else None
+def client_address(request: Request[Any, Any, Any]) -> str:
+    """The sender's network address for campaign scoring: who the client is by the one rule
+    (backend.client_address, TRUSTED_PROXIES), counted as the limits count it (an IPv6
+    client by its /64, which one subscriber holds whole)."""
+    return limit_key(request_address(request))
 
 
 class RatingController(Controller):
