@@ -17,7 +17,8 @@ from backend.settings import Settings
 from tests.conftest import TokenFor
 from tests.fcm_server import FakeFcm
 from tests.test_alerts import register_device, run_worker, tight_rule
-from tests.test_ratings import ago, new_citizen, rate, service_id
+from tests.test_rating_proof import completed, rating_code
+from tests.test_ratings import ago, new_citizen, rate, report, service_id
 
 CAMPAIGN_COMMENT = "Cán bộ thiếu trách nhiệm, hẹn lên hẹn xuống, gây phiền hà cho dân!"
 
@@ -140,3 +141,53 @@ async def test_a_held_rating_answers_exactly_as_a_counted_one(
     assert [r.status_code for r in replays] == [201, 201]
     assert [r.headers.get("idempotent-replayed") for r in replays] == ["true", "true"]
     assert [r.json() for r in replays] == [counted.json(), held.json()]
+
+
+async def test_a_genuine_sudden_drop_is_not_held_and_still_alerts(
+    client: AsyncTestClient[Any],
+    scoring_settings: Settings,
+    fcm_server: FakeFcm,
+    headers_for: TokenFor,
+    db: asyncpg.Connection,
+) -> None:
+    """Verified ratings (each with its dossier's rating code) from many long-lived installs,
+    all low and all at once, far outside the service's own baseline: that is news, not a
+    campaign. Every one counts, and the chair is alerted."""
+    chair = await headers_for("chair.badinh")
+    await register_device(client, chair)
+    await tight_rule(client, headers_for)
+    sid = await service_id(client)
+    regulars = await citizens(client, 15)
+    applicants = await citizens(client, 60)
+    await age_installs(db)
+
+    # The baseline: a week of mostly good ratings (served days ago).
+    for n in range(30):
+        score = 1 if n % 10 == 0 else 5
+        body = {"commune_service_id": sid, "score": score, "served_at": ago(days=1 + n % 5)}
+        response = await rate(client, regulars[n % 15], body)
+        assert response.status_code == 201, response.text
+    await run_worker(scoring_settings)
+    assert fcm_server.messages == []
+
+    # The drop: sixty applicants of dossiers completed this morning, each with the code from
+    # the receipt, rating 1 within minutes, from the office's one network address.
+    codes = [f"BD-DROP-{uuid.uuid4().hex[:10].upper()}" for _ in range(60)]
+    reported = await report(client, *(completed(code, ago(hours=3)) for code in codes))
+    drop_ids = []
+    for n, (applicant, code) in enumerate(zip(applicants, codes, strict=True)):
+        body = {"dossier_code": code, "rating_code": rating_code(reported, n), "score": 1}
+        response = await rate(client, applicant, body)
+        assert response.status_code == 201, response.text
+        assert response.json()["verified"] is True
+        drop_ids.append(response.json()["id"])
+
+    states = await db.fetch("select quarantine, quarantine_reasons from ratings where id = any($1::bigint[])", drop_ids)
+    assert [(r["quarantine"], r["quarantine_reasons"]) for r in states] == [(None, None)] * 60
+    assert await db.fetchval("select count(*) from ratings where quarantine is not null") == 0
+
+    report_now = await indicators(client, chair, service=sid)
+    assert report_now["values"]["volume"] == 90 and report_now["quarantined"] == 0
+    await run_worker(scoring_settings)
+    satisfaction = [m for m in fcm_server.messages if m["data"].get("indicator") == "satisfaction_rate"]
+    assert [m["data"]["kind"] for m in satisfaction] == ["alert_firing"]

@@ -42,7 +42,7 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 
-def client_address(request: Request[Any, Any, Any]) -> str:
+def sender(request: Request[Any, Any, Any]) -> str:
     """The sender's network address for campaign scoring: who the client is by the one rule
     (backend.client_address, TRUSTED_PROXIES), counted as the limits count it (an IPv6
     client by its /64, which one subscriber holds whole)."""
@@ -76,7 +76,7 @@ class RatingController(Controller):
         if bad_time is not None:
             raise bad_time
         rating = service.rating_request(
-            citizen.citizen_id, idempotency_key, data, fingerprints(state.settings), client_address(request)
+            citizen.citizen_id, idempotency_key, data, fingerprints(state.settings), sender(request)
         )
         (outcome,) = await state.rating_writer.submit([rating])
         if outcome.error is not None:
@@ -106,7 +106,7 @@ class RatingController(Controller):
         items = batch_items(data, "items", RATING_BATCH_MAX)
         results: list[RatingBatchResult | None] = [None] * len(items)
         queued, positions = [], []
-        address = client_address(request)
+        address = sender(request)
         for index, raw in enumerate(items):
             item = convert_item(raw, RatingBatchItem)
             if not isinstance(item, AppError):
