@@ -435,7 +435,8 @@ where province_code = $1 and period_kind = $2 and period_start = $3
 """
 
 STORED_SQL = """
-select id, subject_kind, coalesce(official_id, 0) as official_id, commune_code, figures, frozen_at
+select id, subject_kind, coalesce(official_id, 0) as official_id, commune_code,
+       case when $4 then figures end as figures, frozen_at
 from scorecards
 where province_code = $1 and period_kind = $2 and period_start = $3
 """
@@ -450,6 +451,8 @@ on conflict (period_kind, period_start, subject_kind, commune_code, coalesce(off
 set composite = excluded.composite, band = excluded.band, figures = excluded.figures,
     computed_at = excluded.computed_at, frozen_at = coalesce(s.frozen_at, excluded.frozen_at),
     amended_at = case when s.frozen_at is not null then excluded.computed_at else s.amended_at end
+-- Unchanged rows are not rewritten (a recomputation mostly confirms what is stored).
+where s.figures is distinct from excluded.figures or (s.frozen_at is null and excluded.frozen_at is not null)
 returning id, subject_kind, coalesce(official_id, 0) as official_id, commune_code
 """
 
@@ -579,7 +582,7 @@ async def _refresh_locked(
         computed = list(computed)
     stored = {
         (row["subject_kind"], row["official_id"], row["commune_code"]): row
-        for row in await conn.fetch(STORED_SQL, province_code, period.kind, period.start)
+        for row in await conn.fetch(STORED_SQL, province_code, period.kind, period.start, was_frozen)
     }
     keys = {(c.subject_kind, c.official_id or 0, c.commune_code) for c in computed}
     # A stored subject the data no longer names (its facts re-linked away) keeps a row, emptied.
