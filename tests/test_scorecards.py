@@ -552,3 +552,22 @@ async def test_concurrent_first_reads_agree(
         "where period_kind = 'month' and period_start = '2026-10-01'"
     )
     assert stored == distinct and stored >= len(pages[0]["items"]) + len(pages[3]["items"])
+
+
+async def test_an_open_period_is_served_from_store_until_refresh_is_due(
+    settings: Settings, db: asyncpg.Connection, headers_for: TokenFor
+) -> None:
+    world = await build_world(db)
+    async with AsyncTestClient(app=create_app(msgspec.structs.replace(settings, scorecard_refresh=3600))) as client:
+        chair = await headers_for("chair.badinh")
+        before = await card_of(client, chair, world.h)
+        await db.execute(
+            "update dossiers set status = 'completed', completed_at = $2 where id = $1",
+            world.dossiers["A4"],
+            local(10, 29, 10),
+        )
+        assert (await card_of(client, chair, world.h))["figures"] == before["figures"]  # within SCORECARD_REFRESH
+        await db.execute("update scorecard_periods set computed_at = computed_at - interval '2 hours'")
+        after = await card_of(client, chair, world.h)
+        assert after["figures"]["dossiers_completed"] == before["figures"]["dossiers_completed"] + 1
+        assert after["computed_at"] > before["computed_at"]
