@@ -10,7 +10,7 @@ from litestar.params import HeaderParameter, JSONBody, SkipValidation
 from backend.api.params import DB, Citizen, CursorQuery, LimitQuery
 from backend.api.problems import problem_responses
 from backend.auth import citizen_only
-from backend.client_address import request_address
+from backend.client_address import limit_key, request_address
 from backend.crypto import fingerprints
 from backend.errors import AppError, preferred_language, problem_of
 from backend.instants import out_of_range
@@ -42,6 +42,13 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 
+def sender(request: Request[Any, Any, Any]) -> str:
+    """The sender's network address for campaign scoring: who the client is by the one rule
+    (backend.client_address, TRUSTED_PROXIES), counted as the limits count it (an IPv6
+    client by its /64, which one subscriber holds whole)."""
+    return limit_key(request_address(request))
+
+
 class RatingController(Controller):
     path = "/v1/ratings"
     tags = ["ratings"]
@@ -69,7 +76,7 @@ class RatingController(Controller):
         if bad_time is not None:
             raise bad_time
         rating = service.rating_request(
-            citizen.citizen_id, idempotency_key, data, fingerprints(state.settings), request_address(request)
+            citizen.citizen_id, idempotency_key, data, fingerprints(state.settings), sender(request)
         )
         (outcome,) = await state.rating_writer.submit([rating])
         if outcome.error is not None:
@@ -99,7 +106,7 @@ class RatingController(Controller):
         items = batch_items(data, "items", RATING_BATCH_MAX)
         results: list[RatingBatchResult | None] = [None] * len(items)
         queued, positions = [], []
-        address = request_address(request)
+        address = sender(request)
         for index, raw in enumerate(items):
             item = convert_item(raw, RatingBatchItem)
             if not isinstance(item, AppError):
