@@ -104,7 +104,19 @@ async def test_a_campaign_is_held_while_genuine_ratings_count_and_no_alert_fires
         "select array_agg(distinct r) from ratings, unnest(quarantine_reasons) r where id = any($1::bigint[])",
         campaign_ids,
     )
-    assert {"install_burst", "fresh_install", "fresh_wave", "copied_comment"} <= set(reasons)
+    assert set(reasons) == {
+        "install_burst",
+        "fresh_install",
+        "fresh_wave",
+        "copied_comment",
+        "address_burst",
+        "low_run",
+    }
+
+    # One address sent them all: it is kept only as a keyed 16-byte digest, never as text.
+    digests = await db.fetch("select distinct address_digest from ratings")
+    assert [len(r["address_digest"]) for r in digests] == [16]
+    assert b"127.0.0.1" not in digests[0]["address_digest"]
 
     # The genuine ratings count, the held ones do not, and the report says how many are held.
     report = await indicators(client, chair, service=sid)
@@ -191,3 +203,55 @@ async def test_a_genuine_sudden_drop_is_not_held_and_still_alerts(
     await run_worker(scoring_settings)
     satisfaction = [m for m in fcm_server.messages if m["data"].get("indicator") == "satisfaction_rate"]
     assert [m["data"]["kind"] for m in satisfaction] == ["alert_firing"]
+
+
+async def test_released_ratings_reach_the_thresholds_and_discarded_ones_never(
+    client: AsyncTestClient[Any],
+    scoring_settings: Settings,
+    fcm_server: FakeFcm,
+    headers_for: TokenFor,
+    db: asyncpg.Connection,
+) -> None:
+    """Held low ratings move no threshold; discarding them changes nothing; releasing them
+    (a reviewer found them genuine) brings them into the indicators and the alert fires."""
+    chair, admin = await headers_for("chair.badinh"), await headers_for("admin.hanoi")
+    await register_device(client, chair)
+    await tight_rule(client, headers_for)
+    sid = await service_id(client)
+    install = await new_citizen(client)
+    items = [
+        {"idempotency_key": uuid.uuid4().hex, "commune_service_id": sid, "score": 1, "served_at": ago(hours=1)}
+        for _ in range(14)
+    ]
+    batch = await client.post("/v1/ratings/batch", json={"items": items}, headers=install)
+    assert batch.status_code == 200 and [r["status"] for r in batch.json()["results"]] == [201] * 14
+    held = [
+        r["id"]
+        for r in await db.fetch(
+            "select id from ratings where quarantine = 'held' and commune_service_id = $1 order by id", sid
+        )
+    ]
+    assert len(held) == 12  # the first two look like one citizen; from the third, a burst
+    await run_worker(scoring_settings)
+    assert fcm_server.messages == []
+
+    reason = "Người dân xác nhận qua điện thoại, đánh giá là thật"
+    for rating_id in held[:4]:
+        response = await client.post(
+            f"/v1/quarantine/ratings/{rating_id}/discard", json={"reason": reason}, headers=admin
+        )
+        assert response.status_code == 200, response.text
+    await run_worker(scoring_settings)
+    assert fcm_server.messages == []
+    assert (await indicators(client, chair, service=sid))["values"]["volume"] == 2
+
+    for rating_id in held[4:]:
+        response = await client.post(
+            f"/v1/quarantine/ratings/{rating_id}/release", json={"reason": reason}, headers=admin
+        )
+        assert response.status_code == 200, response.text
+    report_now = await indicators(client, chair, service=sid)
+    assert (report_now["values"]["volume"], report_now["quarantined"]) == (10, 0)
+    await run_worker(scoring_settings)
+    assert [m["data"]["kind"] for m in fcm_server.messages] == ["alert_firing"]
+    assert fcm_server.messages[0]["notification"]["body"].startswith("Tỷ lệ hài lòng 7 ngày: 0%")

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -87,19 +85,14 @@ def signal_all(processes: list[psutil.Process], signum: int) -> None:
 
 
 @pytest.fixture
-def own_postgres() -> Iterator[OwnPostgres]:
-    # Not under pytest's tmp_path: as root the server runs as pgserver's own user, which
-    # must traverse the folder, and each pytest run resets its base folder to mode 0700.
-    folder = Path(tempfile.mkdtemp(prefix="cp-faults-"))
-    folder.chmod(0o755)
-    server = OwnPostgres(folder / "pg")
+def own_postgres(server_dir: Path) -> Iterator[OwnPostgres]:
+    server = OwnPostgres(server_dir / "pg")
     try:
         yield server
     finally:
         if (server.folder / "postmaster.pid").exists():
             signal_all(server.processes(), signal.SIGCONT)  # never leave it frozen
         server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

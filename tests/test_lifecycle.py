@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -109,12 +107,8 @@ def alive(pid: int) -> bool:
 
 
 @pytest.fixture
-def data_dir() -> Iterator[Path]:
-    # Under /tmp with mode 0755: as root the embedded PostgreSQL runs as pgserver's own
-    # user, which must reach its folder (pytest's tmp_path is private to root).
-    base = Path(tempfile.mkdtemp(prefix="cp-lifecycle-"))
-    base.chmod(0o755)
-    folder = base / "data"
+def data_dir(server_dir: Path) -> Iterator[Path]:
+    folder = server_dir / "data"
     try:
         yield folder
     finally:
@@ -123,7 +117,6 @@ def data_dir() -> Iterator[Path]:
             cmdline = " ".join(process.info["cmdline"] or [])
             if str(folder) in cmdline or (process.info["cwd"] or "").startswith(str(folder)):
                 process.kill()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def start_dev(data_dir: Path, port: int) -> Run:
