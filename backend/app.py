@@ -25,7 +25,7 @@ from backend.api.contract import ContractOpenAPIConfig
 from backend.api.options import AllowMiddleware
 from backend.api.problems import document_problems
 from backend.auth import provide_api_client, provide_citizen, provide_principal, provide_staff
-from backend.db import create_pool, provide_db
+from backend.db import close_pool, create_pool, provide_db
 from backend.docs_ui import docs_assets_router, swagger_plugin
 from backend.errors import EXCEPTION_HANDLERS
 from backend.evaluation_schedule import EvaluationScheduler
@@ -111,13 +111,16 @@ def create_app(settings: Settings) -> Litestar:
                 raise migrations.MigrationError(f"the database lacks migrations {names}: run `commune-pulse migrate`")
             yield
         finally:
-            await app.state.rating_writer.close()
-            await app.state.evaluations.close()
-            await app.state.write_pool.close()
-            await app.state.redis.aclose()
-            # A pool handed to the client is not closed with it.
-            await app.state.redis.connection_pool.disconnect()
-            await app.state.pool.close()
+            try:
+                await app.state.rating_writer.close()
+                await app.state.evaluations.close()
+                await app.state.redis.aclose()
+                # A pool handed to the client is not closed with it.
+                await app.state.redis.connection_pool.disconnect()
+            finally:
+                # Bounded, so a stopped or stalled PostgreSQL cannot hold the shutdown.
+                await close_pool(app.state.write_pool, settings.db_command_timeout)
+                await close_pool(app.state.pool, settings.db_command_timeout)
 
     openapi_config = ContractOpenAPIConfig(
         title=API_TITLE,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -131,6 +132,18 @@ async def provide_db(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
     sent, rolled back when the handler raises."""
     async with pooled(state.pool, state.settings.db_acquire_timeout) as conn, transaction(conn):
         yield conn
+
+
+async def close_pool(pool: asyncpg.Pool, wait: float) -> None:
+    """Close the pool gracefully within `wait` seconds, else drop its connections: at
+    shutdown a stalled database must not hold the process (a graceful close sends each
+    connection's goodbye and waits for the server)."""
+    try:
+        async with asyncio.timeout(wait):
+            await pool.close()
+    except Exception as exc:
+        log.warning("PostgreSQL pool closed by force: %s: %s", type(exc).__name__, exc)
+        pool.terminate()
 
 
 async def connect(settings: Settings) -> asyncpg.Connection:

@@ -17,6 +17,8 @@ import json
 import logging
 import os
 import socket
+import subprocess
+import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +27,7 @@ from typing import Any
 import msgspec
 import psutil
 
+from backend.lifecycle import stops_deferred
 from backend.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# Seconds a started or adopted PostgreSQL gets to take connections (crash recovery included).
+POSTGRES_READY_SECONDS = 120.0
 # Seconds an orphaned Redis gets to save and exit on SIGTERM before it is killed.
 ORPHAN_STOP_SECONDS = 10.0
 
@@ -66,6 +71,23 @@ def forget_dead_holders(folder: Path) -> list[int]:
     return dead
 
 
+def _wait_until_accepting(server: Any, folder: Path) -> None:
+    """An adopted server may still be recovering from the crash that orphaned it ("the
+    database system is in recovery mode"): wait for it to take connections."""
+    from pgserver._commands import POSTGRES_BIN_PATH
+
+    deadline = time.monotonic() + POSTGRES_READY_SECONDS
+    # pg_isready: 0 accepting, 1 rejecting (starting up, recovering), 2 no answer.
+    command = [str(POSTGRES_BIN_PATH / "pg_isready"), "--dbname", server.get_uri(), "--timeout", "5"]
+    while subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False).returncode:
+        if time.monotonic() > deadline:
+            raise EmbeddedServerError(
+                f"embedded PostgreSQL in {folder} does not take connections after "
+                f"{POSTGRES_READY_SECONDS:.0f} s; see {folder / 'log'}"
+            )
+        time.sleep(0.5)
+
+
 def start_postgres(folder: Path) -> tuple[object, str]:
     """Start (or join) the embedded PostgreSQL in `folder`; return its handle and a URL."""
     import pgserver
@@ -81,6 +103,7 @@ def start_postgres(folder: Path) -> tuple[object, str]:
         server = pgserver.get_server(folder, cleanup_mode="stop")
     except Exception as exc:
         raise EmbeddedServerError(f"embedded PostgreSQL in {folder} did not start: {exc}") from exc
+    _wait_until_accepting(server, folder)
     # A database of our own, UTF-8 with C collation, so the default one stays untouched.
     exists = server.psql(f"select 1 from pg_database where datname = '{DATABASE_NAME}';")
     if "(1 row)" not in exists:
@@ -199,14 +222,17 @@ def servers_for(settings: Settings) -> Iterator[Settings]:
     pg_server = redis_server = None
     try:
         if database_url is None:
-            pg_server, database_url = start_postgres(settings.data_path / "pg")
+            with stops_deferred():  # a stop signal now would orphan a half-started server
+                pg_server, database_url = start_postgres(settings.data_path / "pg")
             log.info("embedded PostgreSQL ready", extra={"data_dir": str(settings.data_path / "pg")})
         if redis_url is None:
-            redis_server, redis_url = start_redis(settings.data_path / "redis")
+            with stops_deferred():
+                redis_server, redis_url = start_redis(settings.data_path / "redis")
             log.info("embedded Redis ready", extra={"url": redis_url})
         yield msgspec.structs.replace(settings, database_url=database_url, redis_url=redis_url)
     finally:
-        if redis_server is not None:
-            stop_redis(redis_server)
-        if pg_server is not None:
-            pg_server.cleanup()  # type: ignore[attr-defined]
+        with stops_deferred():  # nor may one cut their stopping short
+            if redis_server is not None:
+                stop_redis(redis_server)
+            if pg_server is not None:
+                pg_server.cleanup()  # type: ignore[attr-defined]

@@ -104,6 +104,14 @@ CATALOG: dict[str, tuple[int, Text]] = {
             "The last active system admin cannot be deactivated",
         ),
     ),
+    "rating_not_found": (404, Text("Không tìm thấy đánh giá", "Rating not found")),
+    "rating_not_held": (
+        409,
+        Text(
+            "Đánh giá này không chờ xem xét (chưa từng bị tạm giữ hoặc đã được xem xét)",
+            "This rating is not waiting for review (never held, or already reviewed)",
+        ),
+    ),
     "rating_exists": (
         409,
         Text("Hồ sơ này đã được đánh giá", "This dossier has already been rated"),

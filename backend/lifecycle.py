@@ -19,6 +19,7 @@ import contextlib
 import logging
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from types import FrameType
 
@@ -72,3 +73,26 @@ def hangup_as_terminate() -> Iterator[None]:
         # Unless stopping began meanwhile (then SIGHUP is already ignored: keep it so).
         if signal.getsignal(signal.SIGHUP) is _terminate_self:
             signal.signal(signal.SIGHUP, previous)
+
+
+@contextlib.contextmanager
+def stops_deferred() -> Iterator[None]:
+    """Stop signals arriving in the block take effect at its end. Around starting and
+    stopping an embedded server: interrupted halfway, a server would be running with no
+    handle of ours to stop it by. Outside the commands (tests, other threads) a no-op."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is not _stop:
+        yield
+        return
+    pending: list[int] = []
+
+    def remember(signum: int, frame: FrameType | None) -> None:
+        pending.append(signum)
+
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, remember)
+    try:
+        yield
+    finally:
+        install_stop_handlers()
+        if pending:
+            _stop(pending[0], None)

@@ -51,11 +51,15 @@ end
 return {0, 0}
 """
 
-# KEYS[1]: the (username, address) pair, cleared; the others get their unit back.
+# KEYS: the budgets' counters, each given its unit back; ARGV[1] = '1' clears the
+# (username, address) pair instead (KEYS[1]), after a correct password.
 _GIVE_BACK = """
-redis.call('DEL', KEYS[1])
-for i = 2, #KEYS do
-  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end
+for i, key in ipairs(KEYS) do
+  if i == 1 and ARGV[1] == '1' then
+    redis.call('DEL', key)
+  elseif tonumber(redis.call('GET', key) or '0') > 0 then
+    redis.call('DECR', key)
+  end
 end
 return 0
 """
@@ -97,9 +101,11 @@ class LoginBudget:
             return None
         return Refusal(BUDGETS[int(index) - 1], int(ttl))
 
-    async def give_back(self) -> None:
-        """After a correct password: the pair starts afresh, the shared budgets get the unit back."""
+    async def give_back(self, *, succeeded: bool) -> None:
+        """Return the attempt's unit: after a correct password (`succeeded`) the pair also
+        starts afresh; after an attempt that failed on our side (the database away) the
+        unit alone comes back, so our outage is not counted as the caller's guess."""
         try:
-            await self.redis.eval(_GIVE_BACK, len(self.keys), *self.keys)
+            await self.redis.eval(_GIVE_BACK, len(self.keys), *self.keys, "1" if succeeded else "0")
         except RedisError as exc:
             log.warning("login budget unavailable", extra={"error": str(exc)})

@@ -23,7 +23,7 @@ DOCS_CSP = (
     b"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
 
-TOKEN_PATHS = ("/v1/auth/",)
+NO_STORE_PATHS = ("/v1/",)
 
 COMMON_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
@@ -51,9 +51,10 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        # Answers under /v1/auth carry tokens and install secrets; their problems too are
-        # nobody's to keep (the controller says so as well; this covers 4xx from the framework).
-        no_store = path.startswith(TOKEN_PATHS)
+        # API answers are per caller and some carry secrets shown once (tokens and install
+        # secrets under /v1/auth, API keys, dossiers' rating codes): no cache, shared or
+        # private, keeps them unless a handler says otherwise (photos, docs assets).
+        no_store = path.startswith(NO_STORE_PATHS)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

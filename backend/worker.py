@@ -17,6 +17,7 @@ from arq.worker import Worker
 from backend.db import create_pool
 from backend.evaluation_schedule import schedule_evaluation, take_dirty
 from backend.push import create_push_provider
+from backend.services.campaign_signals import PRUNE_ACTIVITY_SQL
 from backend.services.evaluator import EvaluationResult, evaluate, evaluate_unless_busy
 from backend.services.feedback_deadlines import check_deadlines
 from backend.services.notifications import deliver_due
@@ -49,6 +50,17 @@ async def purge_daily_usage(ctx: dict[str, Any]) -> int:
     status = await ctx["pool"].execute(PURGE_DAILY_USAGE_SQL)
     removed = int(status.split()[-1])
     log.info("purged daily usage", extra={"removed": removed})
+    return removed
+
+
+async def purge_rating_activity(ctx: dict[str, Any]) -> int:
+    """Forget the per-target minute counts campaign scoring no longer looks at (older than
+    its longest window, with a day of margin)."""
+    settings: Settings = ctx["settings"]
+    keep = max(settings.campaign_burst_window, settings.campaign_low_run_window) + 86400
+    status = await ctx["pool"].execute(PRUNE_ACTIVITY_SQL, datetime.now(UTC) - timedelta(seconds=keep))
+    removed = int(status.split()[-1])
+    log.info("purged rating activity", extra={"removed": removed})
     return removed
 
 
@@ -186,12 +198,14 @@ class WorkerSettings:
     functions: list[Any] = [
         purge_expired_sessions,
         purge_daily_usage,
+        purge_rating_activity,
         func(deliver_notifications, keep_result=0),
         func(evaluate_dirty, keep_result=0),
     ]
     cron_jobs = [
         cron(purge_expired_sessions, hour={3}, minute={17}, run_at_startup=False),
         cron(purge_daily_usage, hour={3}, minute={23}, run_at_startup=False),
+        cron(purge_rating_activity, minute={41}, run_at_startup=False, keep_result=0),
         cron(relay_notifications, second=set(range(0, 60, 10)), run_at_startup=True),
         cron(sweep_thresholds, second={30}, run_at_startup=True, keep_result=0),
         cron(feedback_deadlines, minute=set(range(2, 60, 5)), second={15}, run_at_startup=True, keep_result=0),

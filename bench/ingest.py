@@ -436,7 +436,8 @@ def render(measurements: list[Measurement], paced: Any, info: dict[str, Any], ar
         "",
         f"machine   {cores()} cores, PostgreSQL {info.get('postgres')} (JIT available: {info.get('jit')}, "
         f"autovacuum {info.get('autovacuum')}), load average now {os.getloadavg()[0]:.2f}",
-        f"data      {info.get('data')}; RATING_DAILY_LIMIT={info.get('limit')} left on",
+        f"data      {info.get('data')}; RATING_DAILY_LIMIT={info.get('limit')} left on; "
+        "CAMPAIGN_SCORING=true (every rating scored at ingest)",
         f"load      wrk -t1 -c{args.connections}, {args.rounds} rounds of {args.duration:g} s alternating baseline "
         f"and full path; {args.dossier_share:.0%} dossier-coded bodies",
         "",

@@ -113,6 +113,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--history", type=int, default=200_000, help="earlier ratings already stored (default 200000)")
     add("--dossiers", type=int, default=0, help="completed dossiers to rate (default: enough for 20%% of requests)")
     add("--verified-share", type=float, default=0.2, help="share of ratings naming a dossier (default 0.2)")
+    add(
+        "--campaign-scoring",
+        choices=("on", "off"),
+        default="on",
+        help="campaign scoring of every rating at ingest (default on, as in production)",
+    )
     add("--quick", action="store_true", help="smoke run: 1 s warm-up, 3 s phases (explicit flags still win)")
     add("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
@@ -276,6 +282,7 @@ def full_path_server(args: argparse.Namespace, database_url: str, redis_url: str
         "LOG_LEVEL": "WARNING",
         "RATING_DAILY_LIMIT": str(DAILY_LIMIT),
         "NEW_INSTALLS_PER_ADDRESS": str(DAILY_LIMIT),
+        "CAMPAIGN_SCORING": "false" if getattr(args, "campaign_scoring", "on") == "off" else "true",
         "DATA_DIR": str(BENCH_DIR / "data"),
     }
     return ServerProcess("full-path", command, env, port, "/health/ready")
@@ -318,8 +325,22 @@ async def checkpoint(database_url: str) -> None:
         await conn.close()
 
 
+async def age_installs(database_url: str) -> None:
+    """The benchmark's citizens are long-lived installs, as most raters are: registered
+    minutes before rating, a thousand of them from one address would be a campaign to the
+    scoring, and held ratings skip the rollups (a cheaper path than the one measured)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("update citizen_installs set created_at = now() - interval '90 days'")
+    finally:
+        await conn.close()
+
+
 STORED_SQL = """
 select count(*) as ratings, count(*) filter (where verified) as verified, count(official_id) as linked,
+       count(*) filter (where quarantine = 'held') as held,
+       (select string_agg(reason || ' ' || n, ', ' order by n desc)
+        from (select reason, count(*) as n from ratings, unnest(quarantine_reasons) reason group by 1) x) as reasons,
        count(distinct citizen_id) as citizens, count(distinct commune_code) as communes,
        count(distinct commune_service_id) as services,
        (select count(*) from bench_baseline_ratings) as baseline_rows
@@ -339,7 +360,8 @@ async def stored_summary(database_url: str) -> str:
     return (
         f"{row['ratings']} ratings ({row['verified']} verified, {row['linked']} linked to an official) from "
         f"{row['citizens']} citizens about {row['services']} services in {row['communes']} communes; "
-        f"{row['baseline_rows']} baseline rows"
+        f"{row['baseline_rows']} baseline rows; {row['held']} held by campaign scoring"
+        + (f" (rules fired: {row['reasons']})" if row["reasons"] else "")
     )
 
 
@@ -506,6 +528,7 @@ async def run(args: argparse.Namespace, backing: Backing) -> Report:
             await asyncio.gather(full.wait_ready(), base.wait_ready())
             print(f"opening {args.citizens} citizen sessions ...", flush=True)
             tokens = await open_citizen_sessions(full.port, args.citizens)
+            await age_installs(database_url)
             report.citizens = len(tokens)
             report.setup_seconds = time.perf_counter() - began
             await _measure(args, report, full, base, tokens, database_url)
@@ -610,6 +633,8 @@ def render(report: Report) -> tuple[str, bool]:
         f"uvicorn; no arq worker running; LOG_LEVEL=WARNING",
         f"          RATING_DAILY_LIMIT={DAILY_LIMIT}, NEW_INSTALLS_PER_ADDRESS={DAILY_LIMIT} (limits lifted for the "
         "benchmark: its citizens rate far more often than people do, from one address)",
+        f"          CAMPAIGN_SCORING={args.campaign_scoring} (every rating scored at ingest; the citizens' installs "
+        "are aged 90 days, as long-lived installs)",
         f"load      client in this process (asyncio HTTP/1.1 keep-alive, "
         f"{'uvloop' if event_loop_factory() else 'asyncio loop'}), sharing the {cores()} cores with the servers",
         f"          phase A: closed loop, {args.connections} connections, {args.warmup:g} s warm-up + "

@@ -326,7 +326,7 @@ async def run(args: argparse.Namespace, backing: Backing) -> int:
             for _ in range(2):
                 async with pool.acquire() as c:
                     began = time.perf_counter()
-                    computed = await compute_provinces(c, settings, provinces, period, datetime.now(UTC))
+                    computed = await compute_provinces(c, settings, provinces, period, datetime.now(UTC), pool=pool)
                     compute_s.append(time.perf_counter() - began)
             cards = sum(len(v) for v in computed.values())
             refresh_s = []

@@ -145,6 +145,7 @@ class Scorecard(Base, kw_only=True):
     province_code: str
     figures: Figures
     computed_at: datetime
+    """When the period's figures were last computed: they are current as of then."""
     frozen_at: datetime | None = None
     freezes_at: datetime
     amendments: list[Amendment]

@@ -277,6 +277,20 @@ async def citizen_headers(client: AsyncTestClient[Any]) -> dict[str, str]:
 
 
 @pytest.fixture
+def server_dir() -> Iterator[Path]:
+    """A folder for embedded servers' data. Not pytest's tmp_path: as root the embedded
+    PostgreSQL runs as pgserver's own user, which must reach its folder, and every pytest
+    run (other sessions' too) resets pytest's base folder to mode 0700."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="cp-servers-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
 def unused_tcp_port() -> int:
     import socket
 

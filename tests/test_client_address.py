@@ -3,6 +3,8 @@ hop; a pure table, then through a real uvicorn with clients on different loopbac
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -160,3 +162,46 @@ async def test_addresses_of_one_ipv6_subscriber_share_a_limit(settings: Settings
         same_64 = [await from_address(f"v6-{i}", f"2001:db8:7:7::{i + 1:x}") for i in range(3)]
         assert same_64 == [201, 201, 429]
         assert await from_address("v6-other", "2001:db8:7:8::1") == 201
+
+
+async def test_campaign_scoring_sees_the_client_not_the_proxy(
+    settings: Settings, unused_tcp_port: int, db: asyncpg.Connection
+) -> None:
+    """Ratings carry a keyed digest of the sender's address for campaign scoring: behind our
+    proxy it is the phone's address, a direct sender cannot pick one, an IPv6 /64 is one."""
+    behind_proxy = msgspec.structs.replace(settings, trusted_proxies=("127.0.0.2/32",), campaign_scoring=True)
+    async with (
+        live_server(behind_proxy, unused_tcp_port) as url,
+        client_from(url, "127.0.0.2") as proxy,
+        client_from(url, "127.0.0.3") as direct,
+    ):
+        services = (await proxy.get("/v1/communes/00004/services", params={"limit": 1})).json()["items"]
+        served_at = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+
+        async def rate_from(client: Any, forwarded: str | None) -> int:
+            session = await client.post("/v1/auth/device-sessions", json=install(uuid.uuid4().hex))
+            headers = {
+                "authorization": f"Bearer {session.json()['access_token']}",
+                "idempotency-key": uuid.uuid4().hex,
+                **({"x-forwarded-for": forwarded} if forwarded else {}),
+            }
+            body = {"commune_service_id": services[0]["id"], "score": 4, "served_at": served_at}
+            answer = await client.post("/v1/ratings", json=body, headers=headers)
+            assert answer.status_code == 201, answer.text
+            return int(answer.json()["id"])
+
+        ids = {
+            "phone a": await rate_from(proxy, "198.51.100.20"),
+            "phone a again": await rate_from(proxy, "6.6.6.6, 198.51.100.20"),
+            "phone b": await rate_from(proxy, "198.51.100.21"),
+            "v6 one": await rate_from(proxy, "2001:db8:5:5::1"),
+            "v6 same /64": await rate_from(proxy, "2001:db8:5:5:ffff::2"),
+            "direct claiming a": await rate_from(direct, "198.51.100.20"),
+            "direct": await rate_from(direct, None),
+        }
+    rows = await db.fetch("select id, address_digest from ratings where id = any($1::bigint[])", list(ids.values()))
+    digest = {r["id"]: bytes(r["address_digest"]) for r in rows}
+    of = {name: digest[rating] for name, rating in ids.items()}
+    assert of["phone a"] == of["phone a again"] != of["phone b"]
+    assert of["v6 one"] == of["v6 same /64"] != of["phone a"]
+    assert of["direct claiming a"] == of["direct"] != of["phone a"]

@@ -77,6 +77,10 @@ EXCLUSIONS: dict[tuple[str, str, str], str] = {
     ("SubmitRating", "validation_failed", "rated_at"): "times must lie in 1970-2200 (date-time has no range)",
     ("RevealFeedbackContact", "validation_failed", "reason"): "a reason must say something: two words, "
     "five distinct letters (backend.reporter_protection.meaningful_reason)",
+    ("ReleaseHeldRating", "validation_failed", "reason"): "a review's reason must say something, as a "
+    "reveal's (backend.reporter_protection.meaningful_reason)",
+    ("DiscardHeldRating", "validation_failed", "reason"): "a review's reason must say something, as a "
+    "reveal's (backend.reporter_protection.meaningful_reason)",
     ("GetMonthlyFeedbackReport", "invalid_parameter", "*"): "exactly one of commune and province "
     "(OpenAPI cannot relate query parameters)",
     ("ReviewFeedbackCopy", "validation_failed", "body"): "an edited copy is measured once normalised as the "

@@ -78,6 +78,8 @@ async def serve(settings: Settings, port: int) -> AsyncIterator[httpx.AsyncClien
         await asyncio.sleep(0.02)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            # For tests that stop the server themselves.
+            http.uvicorn, http.uvicorn_task = server, task  # type: ignore[attr-defined]
             yield http
     finally:
         server.should_exit = True

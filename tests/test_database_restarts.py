@@ -10,10 +10,9 @@ The machine's shared PostgreSQL is never touched."""
 from __future__ import annotations
 
 import asyncio
-import shutil
+import contextlib
 import signal
 import subprocess
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -79,20 +78,21 @@ class OwnPostgres:
         self.server.cleanup()
 
 
+def signal_all(processes: list[psutil.Process], signum: int) -> None:
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):  # a backend that ended meanwhile
+            process.send_signal(signum)
+
+
 @pytest.fixture
-def own_postgres() -> Iterator[OwnPostgres]:
-    # Not under pytest's tmp_path: as root the server runs as pgserver's own user, which
-    # must traverse the folder, and each pytest run resets its base folder to mode 0700.
-    folder = Path(tempfile.mkdtemp(prefix="cp-faults-"))
-    folder.chmod(0o755)
-    server = OwnPostgres(folder / "pg")
+def own_postgres(server_dir: Path) -> Iterator[OwnPostgres]:
+    server = OwnPostgres(server_dir / "pg")
     try:
         yield server
     finally:
-        for process in server.processes() if (server.folder / "postmaster.pid").exists() else []:
-            process.send_signal(signal.SIGCONT)  # never leave it frozen
+        if (server.folder / "postmaster.pid").exists():
+            signal_all(server.processes(), signal.SIGCONT)  # never leave it frozen
         server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
@@ -256,8 +256,7 @@ async def test_restart_and_freeze_under_load(
 
     # Frozen: every request answers 503 within the bound, none waits for the thaw.
     frozen = own_postgres.processes()
-    for process in frozen:
-        process.send_signal(signal.SIGSTOP)
+    signal_all(frozen, signal.SIGSTOP)
     try:
         started = time.monotonic()
         keys = [uuid.uuid4().hex for _ in range(3)]
@@ -278,11 +277,34 @@ async def test_restart_and_freeze_under_load(
         late = await api.get("/v1/me/ratings", headers=citizens[2])
         assert late.status_code == 503 and time.monotonic() - started < ACQUIRE + COMMAND + 1.5
     finally:
-        for process in reversed(frozen):
-            process.send_signal(signal.SIGCONT)
+        signal_all(frozen[::-1], signal.SIGCONT)
 
     # Thawed: the same keys are stored once each on retry.
     for key in keys:
         assert await phones.rate_until_answered(citizens[0], key, patience=20) < 20
     stored = await stored_counts(database_url)
     assert all(stored[key] == 1 for key in keys)
+
+
+async def test_the_api_stops_promptly_while_the_database_is_frozen(
+    api: httpx.AsyncClient, own_postgres: OwnPostgres
+) -> None:
+    citizen = await new_citizen(api)
+    assert (await api.get("/v1/me/ratings", headers=citizen)).status_code == 200
+    frozen = own_postgres.processes()
+    signal_all(frozen, signal.SIGSTOP)
+    try:
+        # A request in flight on the frozen database when the stop comes.
+        pending = asyncio.ensure_future(api.get("/v1/me/ratings", headers=citizen))
+        await asyncio.sleep(0.3)
+        server = api.uvicorn  # type: ignore[attr-defined]
+        started = time.monotonic()
+        server.should_exit = True  # what SIGTERM does
+        answer = await pending
+        await asyncio.wait_for(asyncio.shield(api.uvicorn_task), 60)  # type: ignore[attr-defined]
+        stopped_in = time.monotonic() - started
+        print(f"stopped in {stopped_in:.2f} s with the database frozen")
+        assert answer.status_code == 503
+        assert stopped_in < ACQUIRE + COMMAND + 3, stopped_in
+    finally:
+        signal_all(frozen[::-1], signal.SIGCONT)

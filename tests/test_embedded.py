@@ -10,10 +10,10 @@ from backend.embedded import servers_for
 from backend.settings import Settings
 
 
-def test_embedded_postgres_and_redis_start_migrate_and_stop(tmp_path: Path) -> None:
+def test_embedded_postgres_and_redis_start_migrate_and_stop(server_dir: Path) -> None:
     import asyncio
 
-    settings = Settings(data_dir=str(tmp_path))
+    settings = Settings(data_dir=str(server_dir))
     with servers_for(settings) as resolved:
         assert resolved.database_url and resolved.redis_url
 
@@ -31,5 +31,5 @@ def test_embedded_postgres_and_redis_start_migrate_and_stop(tmp_path: Path) -> N
         client = redis.Redis.from_url(resolved.redis_url)
         assert client.ping()
         client.close()
-    assert (tmp_path / "pg" / "PG_VERSION").exists()
-    assert (tmp_path / "redis").is_dir()
+    assert (server_dir / "pg" / "PG_VERSION").exists()
+    assert (server_dir / "redis").is_dir()

@@ -24,6 +24,7 @@ from backend.settings import Settings
 HOT_STATEMENTS = {
     "ratings.RESOLVE_SQL": ratings.RESOLVE_SQL,
     "ratings.INSERT_SQL": ratings.INSERT_SQL,
+    "ratings.INSERT_SCORED_SQL": ratings.INSERT_SCORED_SQL,
     "ratings.RATINGS_BY_ID_SQL": ratings.RATINGS_BY_ID_SQL,
     "ratings.MY_RATINGS_SQL": ratings.MY_RATINGS_SQL,
     "auth.STAFF_SQL": auth.STAFF_SQL,

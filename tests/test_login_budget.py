@@ -16,6 +16,7 @@ from backend.app import create_app
 from backend.seed.demo import DEMO_PASSWORD
 from backend.settings import Settings
 from tests.live_server import client_from, live_server
+from tests.test_database_faults import TERMINATE_BLOCKED_SQL, wait_until_blocked
 
 
 async def log_in(client: Any, username: str, password: str) -> Any:
@@ -100,3 +101,25 @@ async def test_the_global_budget_stops_guessing_spread_over_addresses(settings: 
             assert [(await log_in(second, "front.badinh", "x")).status_code for _ in range(3)] == [401, 401, 429]
             refused = await log_in(third, "admin.hanoi", "x")
             assert refused.status_code == 429 and refused.json()["budget"] == "global"
+
+
+async def test_an_attempt_cut_off_by_a_database_fault_is_not_counted(
+    settings: Settings, unused_tcp_port: int, db: asyncpg.Connection
+) -> None:
+    """Our outage is not the caller's guess: logins cut off (503) give their attempt back."""
+    observer = await asyncpg.connect(settings.database_url)
+    try:
+        async with live_server(settings, unused_tcp_port) as url, client_from(url, "127.0.0.2") as staff:
+            for _ in range(settings.login_max_failures):
+                async with db.transaction():
+                    await db.execute("lock table users in access exclusive mode")
+                    pending = asyncio.ensure_future(log_in(staff, "chair.badinh", "guess"))
+                    await wait_until_blocked(observer)
+                    assert await observer.fetchval(TERMINATE_BLOCKED_SQL) == 1
+                    cut_off = await pending
+                assert cut_off.status_code == 503, cut_off.text
+            # The whole budget is still there: three guesses are checked, the fourth refused.
+            tries = [(await log_in(staff, "chair.badinh", "guess")).status_code for _ in range(4)]
+            assert tries == [401, 401, 401, 429]
+    finally:
+        await observer.close()

@@ -4,6 +4,7 @@ ends the session's access tokens at once, token answers are never cached."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from typing import Any
@@ -13,7 +14,7 @@ from litestar.testing import AsyncTestClient
 
 from backend.security import issue_token
 from backend.seed.demo import DEMO_PASSWORD
-from tests.conftest import JWT_SECRET
+from tests.conftest import JWT_SECRET, TokenFor
 
 
 async def log_in(client: AsyncTestClient[Any], username: str = "admin.hanoi") -> dict[str, Any]:
@@ -112,6 +113,21 @@ async def test_token_answers_are_not_cached(client: AsyncTestClient[Any]) -> Non
     failed = await client.post("/v1/auth/login", json={"username": "chair.badinh", "password": "wrong"})
     for answer in (login, rotated, device, failed):
         assert answer.headers["cache-control"] == "no-store", answer.request.url
+
+
+async def test_secrets_shown_once_are_not_cached(client: AsyncTestClient[Any], headers_for: TokenFor) -> None:
+    admin = await headers_for("admin.hanoi")
+    created = await client.post(
+        "/v1/api-keys", json={"name": "Một cửa Hà Nội", "scope_kind": "province", "scope_code": "01"}, headers=admin
+    )
+    assert created.status_code == 201, created.text
+    assert created.headers["cache-control"] == "no-store"
+    listed = await client.get("/v1/api-keys", headers=admin)
+    assert listed.headers["cache-control"] == "no-store"
+    # The docs assets keep their own long caching.
+    page = await client.get("/schema/swagger")
+    asset = re.findall(r"""["']([^"']+swagger-ui\.css)["']""", page.text)[0]
+    assert "no-store" not in (await client.get(asset)).headers["cache-control"]
 
 
 async def test_the_revocation_check_costs_staff_requests_little(

@@ -69,3 +69,32 @@ async def test_purge_job_forgets_past_days_of_install_usage(settings: Settings, 
         await redis.connection_pool.disconnect()
     left = await db.fetch("select citizen_id from install_daily_usage order by local_day")
     assert [r["citizen_id"] for r in left] == installs[1:]
+
+
+async def test_purge_job_forgets_rating_activity_past_the_campaign_windows(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    await db.execute(
+        """
+        insert into rating_activity (target, minute, ratings, low, fresh) values
+            (-1, date_trunc('minute', now() - interval '3 days'), 5, 5, 5),
+            (-1, date_trunc('minute', now() - interval '2 hours'), 2, 1, 0),
+            (7, date_trunc('minute', now()), 1, 0, 1)
+        """
+    )
+    assert settings.redis_url
+    redis = await create_pool(RedisSettings.from_dsn(settings.redis_url), default_queue_name=settings.queue_name)
+    try:
+        job = await redis.enqueue_job("purge_rating_activity")
+        assert job is not None
+        worker = create_worker(settings, handle_signals=False, burst=True)
+        try:
+            await worker.async_run()
+        finally:
+            await worker.close()
+        assert await job.result(timeout=5) == 1
+    finally:
+        await redis.aclose()
+        await redis.connection_pool.disconnect()
+    left = await db.fetch("select target, ratings from rating_activity order by minute")
+    assert [(r["target"], r["ratings"]) for r in left] == [(-1, 2), (7, 1)]

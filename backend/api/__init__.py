@@ -22,6 +22,7 @@ from backend.api.oversight import OversightController
 from backend.api.procedures import ProcedureController
 from backend.api.protection_admin import ProtectionAdminController
 from backend.api.provinces import ProvinceController
+from backend.api.quarantine import QuarantineController
 from backend.api.ratings import MyRatingController, RatingController
 from backend.api.scorecards import ScorecardController
 from backend.api.threshold_rules import CommuneThresholdRuleController, ThresholdRuleController
@@ -41,6 +42,7 @@ CONTROLLERS = [
     OfficialController,
     RatingController,
     MyRatingController,
+    QuarantineController,
     UserController,
     ApiKeyController,
     IntegrationController,

@@ -11,6 +11,7 @@ from backend.api.hot_routes import post
 from backend.api.params import DB, Citizen, CursorQuery, LimitQuery
 from backend.api.problems import problem_responses
 from backend.auth import citizen_only
+from backend.client_address import limit_key, request_address
 from backend.crypto import fingerprints
 from backend.errors import AppError, preferred_language, problem_of
 from backend.instants import out_of_range
@@ -42,10 +43,11 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 
-def client_address(request: Request[Any, Any, Any]) -> str | None:
-    """The sender's network address as the server sees it (behind a proxy, uvicorn's
-    FORWARDED_ALLOW_IPS decides whether X-Forwarded-For is believed)."""
-    return request.client.host if request.client else None
+def sender(request: Request[Any, Any, Any]) -> str:
+    """The sender's network address for campaign scoring: who the client is by the one rule
+    (backend.client_address, TRUSTED_PROXIES), counted as the limits count it (an IPv6
+    client by its /64, which one subscriber holds whole)."""
+    return limit_key(request_address(request))
 
 
 class RatingController(Controller):
@@ -75,7 +77,7 @@ class RatingController(Controller):
         if bad_time is not None:
             raise bad_time
         rating = service.rating_request(
-            citizen.citizen_id, idempotency_key, data, fingerprints(state.settings), client_address(request)
+            citizen.citizen_id, idempotency_key, data, fingerprints(state.settings), sender(request)
         )
         (outcome,) = await state.rating_writer.submit([rating])
         if outcome.error is not None:
@@ -105,7 +107,7 @@ class RatingController(Controller):
         items = batch_items(data, "items", RATING_BATCH_MAX)
         results: list[RatingBatchResult | None] = [None] * len(items)
         queued, positions = [], []
-        address = client_address(request)
+        address = sender(request)
         for index, raw in enumerate(items):
             item = convert_item(raw, RatingBatchItem)
             if not isinstance(item, AppError):

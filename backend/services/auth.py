@@ -51,12 +51,17 @@ async def log_in(
             extensions={"budget": refusal.budget},
         )
 
-    row = await conn.fetchrow(USER_FOR_LOGIN_SQL, username)
-    if not await verify_password(row["password_hash"] if row else None, password):
+    try:
+        row = await conn.fetchrow(USER_FOR_LOGIN_SQL, username)
+        correct = await verify_password(row["password_hash"] if row else None, password)
+    except BaseException:
+        await budget.give_back(succeeded=False)  # our failure, not a guess
+        raise
+    if not correct:
         log.warning("failed login", extra={"username": username, "address": address})
         raise AppError("invalid_credentials")
 
-    await budget.give_back()
+    await budget.give_back(succeeded=True)
     session = await open_session(conn, settings, secret, row["id"], user_agent)
     await record_audit(conn, actor_kind="staff", actor_user_id=row["id"], action="login", data={"address": address})
     return session

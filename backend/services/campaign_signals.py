@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from backend.campaign_rules import LOW_SCORE, BatchTally, CampaignThresholds, Signals, comment_key, hold_reasons
+from backend.client_address import UNKNOWN
 from backend.crypto import Fingerprints
 
 ADDRESS_PURPOSE = "rating-address"
@@ -30,7 +31,7 @@ PROBE_CAP = 100
 
 def address_digest(fingerprints: Fingerprints, address: str | None) -> bytes | None:
     """Keyed digest of the client's network address (the address itself is never stored)."""
-    if not address:
+    if not address or address == UNKNOWN:
         return None
     return fingerprints.sign(ADDRESS_PURPOSE, address.encode())[:DIGEST_BYTES]
 

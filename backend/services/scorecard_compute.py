@@ -21,6 +21,7 @@ Crediting, rotation-safe:
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import defaultdict
 from collections.abc import Iterable
@@ -370,19 +371,41 @@ def with_ranks(items: list[Computed]) -> None:
 
 
 async def compute_provinces(
-    conn: Any, settings: Settings, provinces: list[str], period: rules.Period, now: datetime
+    conn: Any,
+    settings: Settings,
+    provinces: list[str],
+    period: rules.Period,
+    now: datetime,
+    *,
+    pool: Any | None = None,
 ) -> dict[str, list[Computed]]:
     """Every official's and commune's figures of these provinces for the period, by province.
-    One pass over the raw rows for all of them (the national computation is one call)."""
+    One pass over the raw rows for all of them (the national computation is one call). With a
+    pool, the dossier, rating and feedback sums run at once on connections of their own."""
     start, end = period.start_utc, period.end_utc
     cal_from = period.start - CALENDAR_BACK
     cumulative = rules.working_day_index(cal_from, period.end)
-    async with conn.transaction():
-        # Sorts and hash aggregates over a nation's month stay in memory.
-        await conn.execute("set local work_mem = '256MB'")
-        dossier_rows = await conn.fetch(DOSSIER_FACTS_SQL, provinces, start, end, now, cumulative, cal_from)
-        rating_rows = await conn.fetch(RATING_FACTS_SQL, provinces, start, end)
-        feedback_rows = await conn.fetch(FEEDBACK_FACTS_SQL, provinces, start, end, now)
+    queries = (
+        (DOSSIER_FACTS_SQL, (provinces, start, end, now, cumulative, cal_from)),
+        (RATING_FACTS_SQL, (provinces, start, end)),
+        (FEEDBACK_FACTS_SQL, (provinces, start, end, now)),
+    )
+
+    async def fetch_sums(one: Any, sql: str, args: tuple[Any, ...]) -> list[Any]:
+        async with one.transaction():
+            # Sorts and hash aggregates over a nation's month stay in memory.
+            await one.execute("set local work_mem = '256MB'")
+            return list(await one.fetch(sql, *args))
+
+    async def pooled(sql: str, args: tuple[Any, ...]) -> list[Any]:
+        assert pool is not None
+        async with pool.acquire() as one:
+            return await fetch_sums(one, sql, args)
+
+    if pool is not None:
+        dossier_rows, rating_rows, feedback_rows = await asyncio.gather(*(pooled(q, a) for q, a in queries))
+    else:
+        dossier_rows, rating_rows, feedback_rows = [await fetch_sums(conn, q, a) for q, a in queries]
     province_of = {r["code"]: r["province_code"] for r in await conn.fetch(COMMUNES_SQL, provinces)}
 
     # Rows with official_id null are a commune's totals (grouping sets); 0 is "nobody assigned".
@@ -435,7 +458,8 @@ where province_code = $1 and period_kind = $2 and period_start = $3
 """
 
 STORED_SQL = """
-select id, subject_kind, coalesce(official_id, 0) as official_id, commune_code, figures, frozen_at
+select id, subject_kind, coalesce(official_id, 0) as official_id, commune_code,
+       case when $4 then figures end as figures, frozen_at
 from scorecards
 where province_code = $1 and period_kind = $2 and period_start = $3
 """
@@ -450,6 +474,8 @@ on conflict (period_kind, period_start, subject_kind, commune_code, coalesce(off
 set composite = excluded.composite, band = excluded.band, figures = excluded.figures,
     computed_at = excluded.computed_at, frozen_at = coalesce(s.frozen_at, excluded.frozen_at),
     amended_at = case when s.frozen_at is not null then excluded.computed_at else s.amended_at end
+-- Unchanged rows are not rewritten (a recomputation mostly confirms what is stored).
+where s.figures is distinct from excluded.figures or (s.frozen_at is null and excluded.frozen_at is not null)
 returning id, subject_kind, coalesce(official_id, 0) as official_id, commune_code
 """
 
@@ -579,7 +605,7 @@ async def _refresh_locked(
         computed = list(computed)
     stored = {
         (row["subject_kind"], row["official_id"], row["commune_code"]): row
-        for row in await conn.fetch(STORED_SQL, province_code, period.kind, period.start)
+        for row in await conn.fetch(STORED_SQL, province_code, period.kind, period.start, was_frozen)
     }
     keys = {(c.subject_kind, c.official_id or 0, c.commune_code) for c in computed}
     # A stored subject the data no longer names (its facts re-linked away) keeps a row, emptied.

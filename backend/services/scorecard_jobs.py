@@ -48,7 +48,7 @@ async def refresh_provinces(
     if not provinces:
         return report
     async with pool.acquire() as conn:
-        computed = await compute_provinces(conn, settings, provinces, period, now)
+        computed = await compute_provinces(conn, settings, provinces, period, now, pool=pool)
     for province in provinces:
         async with pool.acquire() as conn, conn.transaction():
             frozen_before = await conn.fetchval(

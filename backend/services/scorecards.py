@@ -148,7 +148,10 @@ async def list_scorecards(
 
 CARD_SQL = f"""
 select s.id, s.period_kind, s.period_start, s.subject_kind, s.official_id, o.full_name, o.position,
-       s.commune_code, c.full_name as commune_name, s.province_code, s.figures, s.computed_at, s.frozen_at,
+       s.commune_code, c.full_name as commune_name, s.province_code, s.figures, s.frozen_at,
+       (select sp.computed_at from scorecard_periods sp
+        where sp.province_code = s.province_code and sp.period_kind = s.period_kind
+          and sp.period_start = s.period_start) as computed_at,
        {READABLE} as allowed
 from scorecards s
 join communes c on c.code = s.commune_code
