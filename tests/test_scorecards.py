@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import asyncpg
@@ -43,6 +43,8 @@ from litestar.testing import AsyncTestClient
 
 from backend.app import create_app
 from backend.db import create_pool
+from backend.push import LogPush
+from backend.services.notifications import deliver_due
 from backend.services.scorecard_jobs import queue_chair_digests, recheck_scorecards
 from backend.settings import Settings
 from backend.workdays import LOCAL_TZ
@@ -571,3 +573,34 @@ async def test_an_open_period_is_served_from_store_until_refresh_is_due(
         after = await card_of(client, chair, world.h)
         assert after["figures"]["dossiers_completed"] == before["figures"]["dossiers_completed"] + 1
         assert after["computed_at"] > before["computed_at"]
+
+
+async def test_the_chairs_summary_waits_for_the_end_of_quiet_hours(settings: Settings, db: asyncpg.Connection) -> None:
+    await build_world(db)
+    chair = await db.fetchval("select id from users where username = 'chair.badinh'")
+    await db.execute(
+        "insert into devices (user_id, fid, platform, locale, quiet_start, quiet_end) "
+        "values ($1, $2, 'android', 'vi', '22:00', '06:00')",
+        chair,
+        f"fid-{uuid.uuid4().hex}",
+    )
+    pool = await create_pool(settings)
+    try:
+        queued = await queue_chair_digests(pool, settings, datetime(2026, 11, 2).date())
+        outbox_id = await db.fetchval(
+            "select id from notification_outbox where user_id = $1 and kind = 'scorecard_digest'", chair
+        )
+        assert outbox_id in queued
+        push = LogPush()
+        # Delivery times after the row was queued (now): 23:00 tomorrow, and 06:00 the day after.
+        tomorrow = datetime.now(LOCAL_TZ).date() + timedelta(days=1)
+        late_evening = datetime.combine(tomorrow, time(23), tzinfo=LOCAL_TZ)
+        morning = datetime.combine(tomorrow + timedelta(days=1), time(6), tzinfo=LOCAL_TZ)
+        report = await deliver_due(pool, push, [outbox_id], now=late_evening)
+        assert report.deferred == 1 and len(push.sent) == 0
+        row = await db.fetchrow("select status, next_attempt_at from notification_outbox where id = $1", outbox_id)
+        assert row["status"] == "pending" and row["next_attempt_at"] == morning
+        await deliver_due(pool, push, [outbox_id], now=morning)
+        assert len(push.sent) == 1 and "2026-10" in push.sent[0].title
+    finally:
+        await pool.close()
