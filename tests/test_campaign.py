@@ -104,7 +104,19 @@ async def test_a_campaign_is_held_while_genuine_ratings_count_and_no_alert_fires
         "select array_agg(distinct r) from ratings, unnest(quarantine_reasons) r where id = any($1::bigint[])",
         campaign_ids,
     )
-    assert {"install_burst", "fresh_install", "fresh_wave", "copied_comment"} <= set(reasons)
+    assert set(reasons) == {
+        "install_burst",
+        "fresh_install",
+        "fresh_wave",
+        "copied_comment",
+        "address_burst",
+        "low_run",
+    }
+
+    # One address sent them all: it is kept only as a keyed 16-byte digest, never as text.
+    digests = await db.fetch("select distinct address_digest from ratings")
+    assert [len(r["address_digest"]) for r in digests] == [16]
+    assert b"127.0.0.1" not in digests[0]["address_digest"]
 
     # The genuine ratings count, the held ones do not, and the report says how many are held.
     report = await indicators(client, chair, service=sid)
