@@ -15,7 +15,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Server
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusController
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from redis.asyncio import ConnectionPool
 
@@ -31,6 +31,7 @@ from backend.errors import EXCEPTION_HANDLERS
 from backend.evaluation_schedule import EvaluationScheduler
 from backend.json_body import refuse_deep_json
 from backend.log import RequestIdMiddleware, configure_logging
+from backend.request_metrics import RequestMetricsMiddleware
 from backend.security import VerifiedTokens, jwt_secret
 from backend.security_headers import SecurityHeadersMiddleware, metrics_token_required
 from backend.services.ratings import rating_writer
@@ -121,9 +122,6 @@ def create_app(settings: Settings) -> Litestar:
                 await close_pool(app.state.write_pool, settings.db_command_timeout)
                 await close_pool(app.state.pool, settings.db_command_timeout)
 
-    prometheus = PrometheusConfig(
-        app_name="commune_pulse", prefix="commune_pulse", group_path=True, exclude=["^/metrics", "^/health"]
-    )
     openapi_config = ContractOpenAPIConfig(
         title=API_TITLE,
         version=api_version(),
@@ -149,7 +147,7 @@ def create_app(settings: Settings) -> Litestar:
         },
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=refuse_deep_json,
-        middleware=[RequestIdMiddleware, prometheus.middleware, AllowMiddleware()],
+        middleware=[RequestIdMiddleware, RequestMetricsMiddleware, AllowMiddleware()],
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
         openapi_config=openapi_config,
         logging_config=None,

@@ -16,6 +16,7 @@ import os
 import secrets
 import threading
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -101,17 +102,31 @@ class Fingerprints:
             raise SettingsError("FINGERPRINT_KEYS: at least one key is needed")
         self._keys = [key for _, key in keys]
         self.current = keys[0][0]
+        # Per purpose, an HMAC per key that has already absorbed the key and the purpose:
+        # each digest then copies one instead of setting up a new HMAC (hmac.new was ~4 %
+        # of a rating's API CPU). Copies are independent; the originals are never updated.
+        self._primed: dict[str, list[Any]] = {}
 
-    def _mac(self, key: bytes, purpose: str, payload: bytes) -> bytes:
-        return hmac.new(key, purpose.encode() + b"\x00" + payload, hashlib.sha256).digest()
+    def _macs(self, purpose: str) -> list[Any]:
+        primed = self._primed.get(purpose)
+        if primed is None:
+            primed = [hmac.new(key, purpose.encode() + b"\x00", hashlib.sha256) for key in self._keys]
+            self._primed[purpose] = primed
+        return primed
+
+    @staticmethod
+    def _digest(primed: Any, payload: bytes) -> bytes:
+        mac = primed.copy()
+        mac.update(payload)
+        return bytes(mac.digest())
 
     def sign(self, purpose: str, payload: bytes) -> bytes:
         """The fingerprint to store, under the current key."""
-        return self._mac(self._keys[0], purpose, payload)
+        return self._digest(self._macs(purpose)[0], payload)
 
     def accepted(self, purpose: str, payload: bytes) -> tuple[bytes, ...]:
         """The fingerprints of the payload under every listed key (current first)."""
-        return tuple(self._mac(key, purpose, payload) for key in self._keys)
+        return tuple([self._digest(primed, payload) for primed in self._macs(purpose)])
 
     def matches(self, purpose: str, payload: bytes, stored: bytes) -> bool:
         """True when `stored` is the payload's fingerprint under any listed key."""

@@ -265,8 +265,9 @@ async def give_rating_codes(conn: Any, dossier_codes: list[str]) -> dict[str, st
 
 def full_path_server(args: argparse.Namespace, database_url: str, redis_url: str, prefix: str) -> ServerProcess:
     port = free_port()
-    script = Path(sys.executable).parent / "commune-pulse"
-    command = [str(script), "serve"] if script.exists() else [sys.executable, "-m", "backend", "serve"]
+    # `-m` from the checkout (cwd=ROOT) runs this checkout's code; the installed
+    # `commune-pulse` script would import whichever tree the environment was installed from.
+    command = [sys.executable, "-m", "backend", "serve"]
     env = os.environ | {
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,

@@ -53,6 +53,24 @@ def test_fingerprints_are_keyed_rotatable_and_purpose_bound() -> None:
     assert not ring(("x", WRONG_KEY)).matches("feedback-submission", b"payload", stored)
 
 
+def test_fingerprints_are_hmac_sha256_of_purpose_nul_payload_on_every_use() -> None:
+    """The digests are the same formula that stored fingerprints were made with (an HMAC per
+    key primed once with the purpose, then copied per use): repeated and interleaved uses
+    of purposes and keys never leak into each other."""
+    rotated = ring(NEW_KEY, *FINGERPRINT_KEYS)
+    keys = [base64.b64decode(NEW_KEY[1])] + [base64.b64decode(k) for _, k in FINGERPRINT_KEYS]
+
+    def fresh(key: bytes, purpose: str, payload: bytes) -> bytes:
+        return hmac.new(key, purpose.encode() + b"\x00" + payload, "sha256").digest()
+
+    for payload in (b"", b"payload", "Thủ tục nhanh".encode(), b"payload", b"x" * 5000):
+        for purpose in ("rating-request", "feedback-submission", "rating-request"):
+            expected = tuple(fresh(key, purpose, payload) for key in keys)
+            assert rotated.accepted(purpose, payload) == expected
+            assert rotated.sign(purpose, payload) == expected[0]
+            assert rotated.matches(purpose, payload, expected[-1])
+
+
 def _guess_payload() -> bytes:
     """What an attacker reconstructs: the submission exactly as the client sent it."""
     body = msgspec.convert(feedback(contact=GUESS), FeedbackCreate)

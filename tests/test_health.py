@@ -52,6 +52,42 @@ async def test_metrics_need_the_metrics_token(settings: Settings) -> None:
         assert 'path="/v1/provinces"' in metrics.text
 
 
+def metric_value(text: str, name: str, **labels: str) -> float:
+    """One series' value in a Prometheus text exposition; 0 when the series is absent."""
+    for line in text.splitlines():
+        series, _, value = line.rpartition(" ")
+        if series.startswith(name + "{") and all(f'{k}="{v}"' in series for k, v in labels.items()):
+            return float(value)
+    return 0.0
+
+
+async def test_request_metrics_count_per_route_template_and_status(settings: Settings) -> None:
+    """Series per method, path template (not per id) and status; probes and scrapes are not
+    counted; nothing stays in progress once answered."""
+    auth = {"authorization": f"Bearer {METRICS_TOKEN}"}
+    async with AsyncTestClient(
+        app=create_app(msgspec.structs.replace(settings, metrics_token=METRICS_TOKEN))
+    ) as client:
+        before = (await client.get("/metrics", headers=auth)).text
+        route = {"method": "GET", "path": "/v1/communes/{code}"}
+        ok = metric_value(before, "commune_pulse_requests_total", status_code="200", **route)
+        missing = metric_value(before, "commune_pulse_requests_total", status_code="404", **route)
+        timed = metric_value(before, "commune_pulse_request_duration_seconds_count", status_code="200", **route)
+        for _ in range(3):
+            assert (await client.get("/v1/communes/00004")).status_code == 200
+        assert (await client.get("/v1/communes/99999")).status_code == 404
+        await client.get("/health/live")
+        after = (await client.get("/metrics", headers=auth)).text
+        assert metric_value(after, "commune_pulse_requests_total", status_code="200", **route) == ok + 3
+        assert metric_value(after, "commune_pulse_requests_total", status_code="404", **route) == missing + 1
+        assert metric_value(after, "commune_pulse_request_duration_seconds_count", status_code="200", **route) == (
+            timed + 3
+        )
+        assert metric_value(after, "commune_pulse_requests_in_progress", status_code="200", **route) == 0
+        assert 'path="/v1/communes/00004"' not in after
+        assert 'path="/health' not in after and 'path="/metrics' not in after
+
+
 async def test_metrics_are_not_served_without_a_token_setting(client: AsyncTestClient[Any]) -> None:
     hidden = await client.get("/metrics", headers={"authorization": "Bearer anything"})
     assert hidden.status_code == 404

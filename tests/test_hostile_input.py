@@ -4,6 +4,7 @@ HTTP API (cursors out of range, times near year 1, bidi overrides and C1 control
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import msgspec
@@ -11,6 +12,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from backend.json_body import json_depth_exceeds
+from tests.test_feedback_citizen import feedback
 from tests.test_ratings import ago, rate, service_id
 
 
@@ -101,3 +103,41 @@ async def test_json_nested_too_deep_is_a_400(
 )
 def test_json_depth(body: bytes, limit: int, deep: bool) -> None:
     assert json_depth_exceeds(body, limit) is deep
+
+
+def _multipart(part_headers: bytes, payload: bytes) -> tuple[bytes, str]:
+    boundary = b"hostileBOUNDARY"
+    body = (
+        b"--" + boundary + b'\r\nContent-Disposition: form-data; name="feedback"\r\n' + part_headers + b"\r\n"
+        b"\r\n" + payload + b"\r\n--" + boundary + b"--\r\n"
+    )
+    return body, "multipart/form-data; boundary=" + boundary.decode()
+
+
+@pytest.mark.parametrize(
+    ("part_headers", "damage"),
+    [
+        (b"", b"\xed\xa0\x80"),  # a UTF-16 surrogate written as UTF-8
+        (b"", b"\xff\xfe"),  # not UTF-8 at all
+        (b"Content-Type: text/plain; charset=no-such-charset", b""),
+        (b"Content-Type: text/plain; charset=utf-16", b"\x00\xd8"),  # a lone surrogate in UTF-16
+    ],
+)
+async def test_feedback_parts_that_are_not_text_are_a_400_and_nothing_is_stored(
+    client: AsyncTestClient[Any], db: Any, citizen_headers: dict[str, str], part_headers: bytes, damage: bytes
+) -> None:
+    payload = json.dumps(feedback(), ensure_ascii=False).encode()
+    if b"utf-16" in part_headers:
+        payload = payload.decode().encode("utf-16-le")
+    payload = payload[:40] + damage + payload[40:]
+    body, content_type = _multipart(part_headers, payload)
+    headers = {**citizen_headers, "idempotency-key": "hostile-part", "content-type": content_type}
+    response = await client.post("/v1/feedback", content=body, headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "malformed_body"
+    assert await db.fetchval("select count(*) from feedback") == 0
+    # The same key then sends the item as it should have been: stored once.
+    good, content_type = _multipart(b"", json.dumps(feedback(), ensure_ascii=False).encode())
+    response = await client.post("/v1/feedback", content=good, headers={**headers, "content-type": content_type})
+    assert response.status_code == 201, response.text
+    assert await db.fetchval("select count(*) from feedback") == 1

@@ -305,6 +305,11 @@ async def test_only_citizens_rate(client: AsyncTestClient[Any], headers_for: Tok
     assert machine.status_code == 403
     nobody = await rate(client, {}, body)
     assert nobody.status_code == 401
+    # The batch runs the same guard (its handler hands guards itself, not a copy).
+    item = {**body, "idempotency_key": "only-citizens-1"}
+    for headers, status in ((await headers_for("chair.badinh"), 403), (API_KEY, 403), ({}, 401)):
+        refused = await client.post("/v1/ratings/batch", json={"items": [item]}, headers=headers)
+        assert refused.status_code == status, headers
 
 
 async def test_batch_of_queued_ratings_with_good_and_bad_items(

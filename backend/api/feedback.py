@@ -10,12 +10,15 @@ from typing import Annotated, Any, cast
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar._multipart import parse_multipart_form
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State, UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import ResponseSpec
 from litestar.params import Body, HeaderParameter, JSONBody
+from litestar.types import Empty
+from litestar.utils.scope.state import ScopeState
 
 from backend.api.params import DB, Citizen, CursorQuery, IdPath, LimitQuery, Staff
 from backend.api.problems import problem_responses
@@ -91,6 +94,28 @@ async def multipart_only(connection: ASGIConnection[Any, Any, Any, Any], _: Base
         raise AppError("unsupported_media_type")
 
 
+FORM_PART_LIMIT = 20
+
+
+async def read_form_as_text(request: Request[Any, Any, Any]) -> None:
+    """before_request hook: parse the form as Litestar's body extractor would (same part
+    limit, kept in the scope where the extractor looks for it first), so that a text part that
+    is not text in its declared charset, or declares a charset Python does not know, is a 400
+    malformed_body: Litestar decodes text parts strictly and let both errors through as 500s."""
+    state = ScopeState.from_scope(request.scope)
+    if state.form is not Empty:
+        return
+    try:
+        state.form = await parse_multipart_form(
+            stream=request.stream(),
+            boundary=request.content_type[-1].get("boundary", "").encode(),
+            multipart_form_part_limit=FORM_PART_LIMIT,
+        )
+    except (UnicodeDecodeError, LookupError):
+        message = "A form part is not text in its declared charset (UTF-8 when none is declared)"
+        raise AppError("malformed_body", errors=[FieldError(field="feedback", message=message)]) from None
+
+
 @dataclass
 class FeedbackForm:
     """multipart/form-data: the feedback as JSON in the `feedback` part, each photo as a
@@ -125,6 +150,7 @@ class FeedbackController(Controller):
         ),
         status_code=201,
         guards=[multipart_only],
+        before_request=read_form_as_text,
         request_max_body_size=SUBMISSION_MAX_BYTES,
         responses={
             **problem_responses(413, 415, 429),
@@ -139,7 +165,9 @@ class FeedbackController(Controller):
     )
     async def submit(
         self,
-        data: Annotated[FeedbackForm, Body(media_type=RequestEncodingType.MULTI_PART, multipart_form_part_limit=20)],
+        data: Annotated[
+            FeedbackForm, Body(media_type=RequestEncodingType.MULTI_PART, multipart_form_part_limit=FORM_PART_LIMIT)
+        ],
         db: DB,
         citizen: Citizen,
         state: State,

@@ -3,10 +3,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
 from litestar.params import HeaderParameter, JSONBody, SkipValidation
 
+from backend.api.hot_routes import post
 from backend.api.params import DB, Citizen, CursorQuery, LimitQuery
 from backend.api.problems import problem_responses
 from backend.auth import citizen_only
