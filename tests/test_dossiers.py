@@ -167,3 +167,25 @@ async def test_a_province_key_reports_for_the_whole_province(
     body = (await send(client, in_province, other_province, headers=key)).json()
     assert [r["outcome"] for r in body["results"]] == ["created", "rejected"]
     assert body["results"][1]["problem"]["code"] == "out_of_scope"
+
+
+async def test_codes_short_once_trimmed_are_rejected_alone(
+    client: AsyncTestClient[Any], db: asyncpg.Connection
+) -> None:
+    # The pattern counts surrounding spaces (and `$` matches before a final line break), but the
+    # code is trimmed before it is stored: two characters left broke the table's check and the
+    # whole batch answered 500.
+    events = [
+        event("HS-060", "received", "2026-03-03T01:00:00Z"),
+        event(" AB", "received", "2026-03-03T01:00:00Z"),
+        event("AB\n", "received", "2026-03-03T01:00:00Z"),
+        event("AB ", "received", "2026-03-03T01:00:00Z"),
+        event("HS-061\n", "received", "2026-03-03T01:00:00Z"),
+        event("HS-062", "received", "2026-03-03T01:00:00Z"),
+    ]
+    response = await send(client, *events)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["outcome"] for r in results] == ["created", "rejected", "rejected", "rejected", "rejected", "created"]
+    assert {r["problem"]["code"] for r in results if r.get("problem")} == {"invalid_dossier_event"}
+    assert sorted(await db.fetchval("select array_agg(code) from dossiers")) == ["HS-060", "HS-062"]

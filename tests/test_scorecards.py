@@ -267,7 +267,7 @@ async def test_scope_is_decided_in_the_query(
         ("sysadmin", 200),
     ):
         headers = await headers_for(reader)
-        for path in ("", "/evidence/late-dossiers", "/evidence/ratings", "/evidence/feedback"):
+        for path in ("", "/evidence/late-dossiers", "/evidence/processing", "/evidence/ratings", "/evidence/feedback"):
             response = await client.get(f"/v1/scorecards/{p_id}{path}", headers=headers)
             assert response.status_code == status, (reader, path, response.text)
     assert (await officials_page(client, await headers_for("chair.hoankiem"), commune="00004"))["items"] == []
@@ -296,6 +296,11 @@ async def test_evidence_never_names_who_rated_or_reported(
     assert [i["code"] for i in first.json()["items"] + rest.json()["items"]] == [i["code"] for i in late["items"]]
     assert rest.json().get("next_cursor") is None
 
+    processed = (await client.get(f"/v1/scorecards/{card_id}/evidence/processing", headers=own)).json()["items"]
+    # H completed only A2 in October: Tue 20 → Tue 27 Oct is 5 working days against 1 → credit 0.
+    assert [(i["code"][:5], i["days_taken"], i["statutory_days"], i["credit"]) for i in processed] == [
+        ("SC-A2", 5, 1, 0.0)
+    ]
     ratings = (await client.get(f"/v1/scorecards/{card_id}/evidence/ratings", headers=own)).json()
     # Only A2's verified 2: not the unverified 1, not A3's 5 (credited to its handler P).
     assert ratings["total"] == 1 and ratings["by_procedure"][0]["counts"] == [0, 1, 0, 0, 0]

@@ -17,6 +17,7 @@ from schemas.scorecards import (
     ExplanationCreate,
     FeedbackEvidencePage,
     LateDossierPage,
+    ProcessedDossierPage,
     RatingEvidence,
     Scorecard,
     ScorecardPage,
@@ -135,6 +136,27 @@ class ScorecardController(Controller):
         limit: LimitQuery = 50,
     ) -> LateDossierPage:
         return await evidence.late_dossiers(db, state.settings, staff, scorecard_id, cursor, limit, _language(request))
+
+    @get(
+        "/{scorecard_id:int}/evidence/processing",
+        operation_id="ListScorecardProcessedDossiers",
+        summary="Dossiers completed in the period behind the processing-time figure: days taken against the "
+        "statutory time and each one's credit",
+        responses=problem_responses(400, 403, 404),
+    )
+    async def processed(
+        self,
+        request: Request[Any, Any, Any],
+        db: DB,
+        staff: Staff,
+        state: State,
+        scorecard_id: IdPath,
+        cursor: CursorQuery = None,
+        limit: LimitQuery = 50,
+    ) -> ProcessedDossierPage:
+        return await evidence.processed_dossiers(
+            db, state.settings, staff, scorecard_id, cursor, limit, _language(request)
+        )
 
     @get(
         "/{scorecard_id:int}/evidence/ratings",

@@ -56,6 +56,13 @@ def check_event(event: DossierEvent, now: datetime) -> AppError | None:
     def bad(vi: str, en: str) -> AppError:
         return AppError("invalid_dossier_event", Text(vi, en))
 
+    # The pattern counts surrounding spaces and lets a final line break through (`$`), but the
+    # code is stored trimmed: "AB " would break the table's length check and fail the batch.
+    if "\n" in event.code or len(event.code.strip()) < 3:
+        return bad(
+            "Mã hồ sơ phải có ít nhất 3 ký tự (không kể khoảng trắng) và không xuống dòng",
+            "code must hold at least 3 characters besides spaces, and no line break",
+        )
     times = [t for t in (event.received_at, event.due_at, event.completed_at, event.cancelled_at, event.event_at) if t]
     if any(t < EARLIEST for t in times) or any(t > now + CLOCK_SKEW for t in times if t is not event.due_at):
         return bad(

@@ -21,11 +21,14 @@ from backend.auth import StaffPrincipal
 from backend.pagination import decode_cursor, page_of
 from backend.services.scorecards import readable_card
 from backend.settings import Settings
+from backend.workdays import LOCAL_TZ
 from schemas.scorecards import (
     FeedbackEvidence,
     FeedbackEvidencePage,
     LateDossier,
     LateDossierPage,
+    ProcessedDossier,
+    ProcessedDossierPage,
     RatingEvidence,
     ScoreCount,
 )
@@ -86,6 +89,74 @@ async def late_dossiers(
         ],
         next_cursor=next_cursor,
     )
+
+
+# Dossiers completed in the period, behind the processing-time figure.
+PROCESSED_SQL = """
+select d.id, d.code, cs.procedure_code, p.name_vi, p.name_en, p.statutory_days, p.days_kind, d.received_at,
+       d.completed_at
+from commune_services cs
+join procedures p on p.code = cs.procedure_code
+join dossiers d on d.commune_service_id = cs.id and d.completed_at >= $3 and d.completed_at < $4
+where cs.commune_code = $1
+  and ($2::bigint is null
+       or coalesce(d.handling_official_id,
+                   (select a.official_id from assignments a
+                    where a.commune_service_id = d.commune_service_id and a.valid @> d.completed_at)) = $2)
+  and ($5::timestamptz is null or (d.completed_at, d.id) > ($5, $6::bigint))
+order by d.completed_at, d.id
+limit $7
+"""
+
+
+def _taken(row: Any) -> int | None:
+    if row["statutory_days"] is None:
+        return None
+    if row["days_kind"] == "calendar":
+        local = LOCAL_TZ
+        return (row["completed_at"].astimezone(local).date() - row["received_at"].astimezone(local).date()).days
+    return rules.working_days_between(row["received_at"], row["completed_at"])
+
+
+async def processed_dossiers(
+    conn: Any,
+    settings: Settings,
+    staff: StaffPrincipal,
+    scorecard_id: int,
+    cursor: str | None,
+    limit: int,
+    language: str,
+) -> ProcessedDossierPage:
+    key = decode_cursor(cursor, datetime, int)
+    card = await readable_card(conn, settings, staff, scorecard_id)
+    period = rules.period_of(card["period_kind"], card["period_start"])
+    rows = await conn.fetch(
+        PROCESSED_SQL,
+        card["commune_code"],
+        card["official_id"],
+        period.start_utc,
+        period.end_utc,
+        key[0] if key else None,
+        key[1] if key else None,
+        limit + 1,
+    )
+    rows, next_cursor = page_of(list(rows), limit, lambda r: (r["completed_at"], r["id"]))
+    items = []
+    for r in rows:
+        taken = _taken(r)
+        items.append(
+            ProcessedDossier(
+                code=r["code"],
+                procedure_code=r["procedure_code"],
+                procedure_name=r["name_en"] if language == "en" else r["name_vi"],
+                received_at=r["received_at"],
+                completed_at=r["completed_at"],
+                days_taken=taken,
+                statutory_days=r["statutory_days"],
+                credit=rules.processing_credit(taken, r["statutory_days"]) if taken is not None else None,
+            )
+        )
+    return ProcessedDossierPage(items=items, next_cursor=next_cursor)
 
 
 RATING_COUNTS_SQL = """
