@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -27,6 +28,36 @@ JOB_COMMAND_TIMEOUT = 30.0
 # milliseconds for a 2 ms insert). Compilation never pays for itself here, so it is off for
 # every connection the service opens; tests/test_jit.py pins it for the hot statements.
 OLTP_SETTINGS = {"jit": "off"}
+
+
+def _dropped_on_timeout(name: str) -> Any:
+    run = getattr(asyncpg.Connection, name)
+
+    async def method(self: asyncpg.Connection, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await run(self, *args, **kwargs)
+        except TimeoutError:
+            # The statement outlived its bound: the server is stalled (or the statement
+            # blocked). asyncpg would cancel it in the background and hold the next
+            # statement on this connection (a savepoint's ROLLBACK TO, the ROLLBACK, the
+            # reset on release) until that cancel got through, each up to the bound again.
+            # Dropped now, those fail at once and the request answers 503 within its bound.
+            self.terminate()
+            raise
+
+    method.__name__ = name
+    return method
+
+
+class FailFastConnection(asyncpg.Connection):
+    """A connection that is dropped as soon as one of its statements times out."""
+
+    execute = _dropped_on_timeout("execute")
+    executemany = _dropped_on_timeout("executemany")
+    fetch = _dropped_on_timeout("fetch")
+    fetchrow = _dropped_on_timeout("fetchrow")
+    fetchval = _dropped_on_timeout("fetchval")
+    fetchmany = _dropped_on_timeout("fetchmany")
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -68,6 +99,7 @@ async def create_pool(
         min_size=1,
         max_size=max_size or settings.db_pool_size,
         init=_init_connection,
+        connection_class=FailFastConnection,
         command_timeout=command_timeout,
         timeout=command_timeout,  # connecting to a stalled server
         server_settings=server_settings,

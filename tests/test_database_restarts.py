@@ -26,7 +26,8 @@ import psutil
 import pytest
 
 from backend import migrations
-from backend.db import connect
+from backend.db import connect, create_pool, pooled, transaction
+from backend.db_faults import is_database_fault
 from backend.embedded import with_database
 from backend.seed.demo import seed_demo_accounts
 from backend.seed.reference import load_reference
@@ -308,3 +309,32 @@ async def test_the_api_stops_promptly_while_the_database_is_frozen(
         assert stopped_in < ACQUIRE + COMMAND + 3, stopped_in
     finally:
         signal_all(frozen[::-1], signal.SIGCONT)
+
+
+async def test_after_a_statement_timeout_the_rest_of_the_request_fails_fast(
+    own_postgres: OwnPostgres, database_url: str
+) -> None:
+    """A savepoint's ROLLBACK TO, the transaction's ROLLBACK, the release: once a statement
+    has timed out on a frozen server, none of them waits on it again."""
+    pool = await create_pool(Settings(database_url=database_url), command_timeout=COMMAND)
+    try:
+        async with pooled(pool, ACQUIRE) as conn:
+            assert await conn.fetchval("select 1") == 1
+        frozen = own_postgres.processes()
+        try:
+            with pytest.raises(Exception) as caught:
+                async with pooled(pool, ACQUIRE) as conn, transaction(conn):
+                    async with conn.transaction():  # a savepoint, as some services take
+                        signal_all(frozen, signal.SIGSTOP)
+                        started = time.monotonic()
+                        await conn.fetchval("select count(*) from ratings")
+            elapsed = time.monotonic() - started
+        finally:
+            signal_all(frozen[::-1], signal.SIGCONT)
+        print(f"savepoint request failed in {elapsed:.2f} s: {caught.value!r}")
+        assert is_database_fault(caught.value)
+        assert elapsed < COMMAND + 0.8, elapsed  # the statement's bound, then nothing waits
+        async with pooled(pool, ACQUIRE) as conn:  # the pool has a good connection again
+            assert await conn.fetchval("select 1") == 1
+    finally:
+        await pool.close()

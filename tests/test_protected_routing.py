@@ -5,6 +5,7 @@ recipient). Plus the pure rule, table-tested."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -12,6 +13,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from backend.reporter_protection import Route, RoutingFacts, route_forward
+from backend.services.feedback_deadlines import check_deadlines
 from tests.conftest import TokenFor
 from tests.test_feedback_citizen import feedback, new_citizen, submit
 from tests.test_feedback_workflow import act
@@ -247,3 +249,68 @@ async def test_a_report_about_the_chair_goes_to_the_province(
     assert await _assigned(client, await headers_for("thanhtra.hanoi")) == [forward_id]
     for username in ("chair.badinh", "official.badinh", "admin.hanoi"):
         assert forward_id not in await _assigned(client, await headers_for(username)), username
+
+
+async def test_an_account_linked_to_the_official_concerned_after_the_forward_never_reads_it(
+    client: AsyncTestClient[Any], db: asyncpg.Connection, headers_for: TokenFor
+) -> None:
+    # Forwarded to the commune's People's Committee, a report is read by whoever holds the
+    # chair role *when reading*: the official it is about, given an acting chair's account
+    # and linked to it afterwards, read it, was reminded of it and could answer it.
+    item = await _report(client, db)
+    front, admin, chair = [await headers_for(u) for u in ("front.badinh", "admin.hanoi", "chair.badinh")]
+    concerned = await db.fetchval(
+        "select o.id from officials o join users u on u.id = o.user_id where u.username = 'official.badinh'"
+    )
+    await act(client, front, item, "triage", {"official_id": concerned})
+    await act(client, front, item, "review")
+    forward_id = (await act(client, front, item, "forward"))["forwards"][-1]["id"]
+
+    acting = await client.post(
+        "/v1/users",
+        json={
+            "username": "acting.badinh",
+            "display_name": "Quyền Chủ tịch",
+            "password": "mat-khau-rat-dai",
+            "roles": [{"role": "commune_chair", "scope_kind": "commune", "scope_code": "00004"}],
+        },
+        headers=admin,
+    )
+    assert acting.status_code == 201, acting.text
+    acting_id = acting.json()["id"]
+    for user_id in (None, acting_id):  # the official concerned moves to the acting chair's account
+        linked = await client.put(
+            f"/v1/officials/{concerned}/account",
+            json={"user_id": user_id, "reason": "Điều động làm quyền Chủ tịch"},
+            headers=admin,
+        )
+        assert linked.status_code == 200, linked.text
+    acting_headers = await headers_for("acting.badinh")
+
+    assert await _assigned(client, acting_headers) == []
+    assert (await client.get(f"/v1/assigned-feedback/{forward_id}", headers=acting_headers)).status_code == 404
+    refused = await client.post(
+        f"/v1/assigned-feedback/{forward_id}/answer",
+        json={"answer": "Không có việc đó, đề nghị đóng lại."},
+        headers=acting_headers,
+    )
+    assert refused.status_code == 404, refused.text
+    # The other chair still has it, answers; sent back, only that chair is told.
+    assert await _assigned(client, chair) == [forward_id]
+    answered = await client.post(
+        f"/v1/assigned-feedback/{forward_id}/answer",
+        json={"answer": "UBND phường đã xác minh và xử lý cán bộ vi phạm."},
+        headers=chair,
+    )
+    assert answered.status_code == 200, answered.text
+    await act(client, front, item, "send-back", {"reason": "Cần nêu rõ hình thức xử lý"})
+    told = await db.fetch(
+        "select distinct user_id from notification_outbox where forward_id = $1 and user_id is not null", forward_id
+    )
+    assert {r["user_id"] for r in told} == {await _user(db, "chair.badinh")}
+    # Overdue: the reminder goes to the chair alone.
+    await db.execute("update feedback_forwards set due_at = now() - interval '1 hour' where id = $1", forward_id)
+    report = await check_deadlines(db, timedelta(days=3), datetime.now(UTC))
+    assert report.overdue == 1
+    reminded = await db.fetch("select user_id from notification_outbox where kind = 'feedback_reminder'")
+    assert [r["user_id"] for r in reminded] == [await _user(db, "chair.badinh")]

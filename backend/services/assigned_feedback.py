@@ -17,18 +17,22 @@ from backend.auth import StaffPrincipal
 from backend.errors import AppError
 from backend.feedback_states import InvalidTransition, transition
 from backend.pagination import decode_cursor, page_of
+from backend.services.concerned_officials import not_concerned
 from backend.services.feedback_workflow import notify_citizens, record_event
 from backend.settings import Settings
 from backend.workdays import LOCAL_TZ
 from schemas.front import AnswerRequest, AssignedFeedback, AssignedFeedbackPage, ExtensionRequest
 
+# Addressed to the caller, and never (whatever changed since the forward) to an account linked
+# to an official a report of wrongdoing concerns (backend.services.concerned_officials).
 ADDRESSED = """(
     (fw.recipient_user_ids is not null and $1 = any(fw.recipient_user_ids))
     or (fw.recipient_user_ids is null and fw.official_id is not null
      and exists (select 1 from officials ao where ao.id = fw.official_id and ao.user_id = $1))
     or (fw.recipient_user_ids is null and fw.official_id is null
         and exists (select 1 from user_roles ur
-                    where ur.user_id = $1 and ur.role = 'commune_chair' and ur.commune_code = fw.commune_code)))"""
+                    where ur.user_id = $1 and ur.role = 'commune_chair' and ur.commune_code = fw.commune_code)))
+    and """ + not_concerned("$1", "fw.feedback_id")
 
 COLUMNS = """
 fw.id, fw.category, fw.commune_code, c.full_name as commune_name, fw.commune_service_id, p.name_vi as service_name,

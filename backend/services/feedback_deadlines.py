@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from backend.services.concerned_officials import not_concerned
 from backend.services.notifications import Notification, queue_notifications
 from backend.windows import local_day
 
@@ -31,17 +32,22 @@ CATEGORY_NAMES = {
 # forward is addressed to, as /v1/assigned-feedback reads it: the accounts named on it for a
 # report about a chair, else the official, else the commune's chairs; never the official
 # concerned), and whether the item is newly overdue or past the grace.
-OVERDUE_SQL = """
+OVERDUE_SQL = f"""
 select f.id, f.reference, f.category, fw.category as forward_category, f.commune_code,
        c.full_name as commune_name, c.full_name_en as commune_name_en,
        c.province_code, f.overdue_since, f.escalated_at, fw.id as forward_id,
        coalesce(fw.extended_due_at, fw.due_at) as due_at,
-       case when fw.recipient_user_ids is not null then fw.recipient_user_ids
-            when fw.official_id is not null
-                then array(select o.user_id from officials o where o.id = fw.official_id and o.user_id is not null)
-            else array(select ur.user_id from user_roles ur join users u on u.id = ur.user_id and u.is_active
-                       where ur.role = 'commune_chair' and ur.commune_code = fw.commune_code
-                       order by ur.user_id) end as authority_users
+       array(select au.id
+             from unnest(case when fw.recipient_user_ids is not null then fw.recipient_user_ids
+                              when fw.official_id is not null
+                                  then array(select o.user_id from officials o
+                                             where o.id = fw.official_id and o.user_id is not null)
+                              else array(select ur.user_id from user_roles ur
+                                         join users u on u.id = ur.user_id and u.is_active
+                                         where ur.role = 'commune_chair' and ur.commune_code = fw.commune_code
+                                         order by ur.user_id) end) with ordinality as au(id, n)
+             where {not_concerned("au.id", "f.id")}
+             order by au.n) as authority_users
 from feedback f
 join feedback_forwards fw on fw.feedback_id = f.id and fw.status in ('open', 'sent_back')
 join communes c on c.code = f.commune_code

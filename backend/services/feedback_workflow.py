@@ -22,6 +22,7 @@ from backend.errors import AppError, problem_of
 from backend.feedback_states import InvalidTransition, transition
 from backend.redaction import redact_with_findings
 from backend.scope import in_scope
+from backend.services.concerned_officials import not_concerned
 from backend.services.feedback_routing import route_of
 from backend.services.forward_copies import current_review, supersede_reviews
 from backend.services.front_queue import FRONT_ROLES, SUPERVISOR_ROLES, get_front_feedback, get_queue_item
@@ -655,6 +656,13 @@ async def accept(
 
 OFFICIAL_USER_SQL = "select user_id from officials where id = $1 and user_id is not null"
 
+# The accounts of $1 an item's authority may be told about it (not those linked since the
+# forward to an official a report of wrongdoing concerns), in their order.
+UNCONCERNED_USERS_SQL = f"""
+select array(select u.id from unnest($1::bigint[]) with ordinality as u(id, n)
+             where {not_concerned("u.id", "$2::bigint")} order by u.n)
+"""
+
 SEND_BACK_SQL = """
 update feedback_forwards set status = 'sent_back', sent_back_at = $2, sent_back_reason = $3, updated_at = $2
 where id = $1
@@ -677,6 +685,7 @@ async def send_back(
         users = [int(r["user_id"]) for r in await conn.fetch(OFFICIAL_USER_SQL, current["official_id"])]
     else:
         users = [int(r["user_id"]) for r in await conn.fetch(CHAIRS_SQL, current["commune_code"])]
+    users = list(await conn.fetchval(UNCONCERNED_USERS_SQL, users, feedback_id))
     due = current["extended_due_at"] or current["due_at"]
     await _notify_authority(conn, feedback_id, current["id"], users, f"sent_back:{act.row['version']}", due)
     return await _done(conn, staff, feedback_id)
