@@ -30,6 +30,7 @@ from backend.docs_ui import docs_assets_router, swagger_plugin
 from backend.errors import EXCEPTION_HANDLERS
 from backend.evaluation_schedule import EvaluationScheduler
 from backend.json_body import refuse_deep_json
+from backend.lifecycle import die_with_parent
 from backend.log import RequestIdMiddleware, configure_logging
 from backend.request_metrics import RequestMetricsMiddleware
 from backend.security import VerifiedTokens, jwt_secret
@@ -169,4 +170,5 @@ def app_from_env() -> Litestar:
     # (`commune-pulse serve`) stops on it and ends its processes with SIGTERM, which
     # drains their requests; dying on SIGHUP here would cut them off.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    die_with_parent()
     return create_app(settings)

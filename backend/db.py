@@ -49,7 +49,7 @@ def _dropped_on_timeout(name: str) -> Any:
     return method
 
 
-class FailFastConnection(asyncpg.Connection):  # type: ignore[misc]
+class FailFastConnection(asyncpg.Connection):
     """A connection that is dropped as soon as one of its statements times out."""
 
     execute = _dropped_on_timeout("execute")

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from types import FrameType
@@ -96,3 +97,20 @@ def stops_deferred() -> Iterator[None]:
         install_stop_handlers()
         if pending:
             _stop(pending[0], None)
+
+
+def die_with_parent() -> None:
+    """In a process `commune-pulse serve` started: be sent SIGTERM when that parent dies,
+    even by `kill -9` (Linux's PR_SET_PDEATHSIG), so no API process outlives it holding the
+    port. Elsewhere a no-op."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0) != 0:
+        log.warning("cannot ask to be stopped with the parent process", extra={"errno": ctypes.get_errno()})
+        return
+    if os.getppid() == 1:  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)

@@ -83,3 +83,45 @@ async def test_a_caller_waits_no_longer_than_the_deadline(pool: asyncpg.Pool, db
     # The batch in flight commits after all (its caller's retry finds the row: no double);
     # the queued item whose caller is gone is never written.
     assert await db.fetchval("select array_agg(n) from group_probe") == [1]
+
+
+async def test_each_caller_has_its_own_deadline(pool: asyncpg.Pool, db: asyncpg.Connection) -> None:
+    """One timer watches every caller, yet each waits its own deadline from its own submit:
+    a caller that came later is failed later, a batch of items fails whole, a caller that
+    went away is skipped, and an answered caller is never failed afterwards."""
+    release = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    async def stalled(conn: Any, items: list[int]) -> list[int]:
+        if 100 not in items:  # the first, answered batch goes through
+            await release.wait()
+        return await insert_all(conn, items)
+
+    writer: GroupWriter[int, int] = GroupWriter(pool, stalled, drainers=1, deadline=0.4)
+    assert await writer.submit([100]) == [1000]
+    started = loop.time()
+    ended: dict[str, float] = {}
+
+    async def timed(name: str, items: list[int]) -> Any:
+        try:
+            return await writer.submit(items)
+        except AppError as exc:
+            ended[name] = loop.time() - started
+            return exc
+
+    first = asyncio.ensure_future(timed("first", [1]))
+    await asyncio.sleep(0.2)
+    gone = asyncio.ensure_future(timed("gone", [2]))
+    batch = asyncio.ensure_future(timed("batch", [3, 4, 5]))
+    await asyncio.sleep(0.05)
+    gone.cancel()
+    outcomes = await asyncio.gather(first, batch)
+    for outcome in outcomes:
+        assert isinstance(outcome, AppError) and outcome.code == "database_unavailable"
+    assert 0.35 <= ended["first"] < 0.55
+    assert 0.55 <= ended["batch"] < 0.8  # its own 0.4 s from 0.2 s, not the first caller's
+    assert "gone" not in ended
+    release.set()
+    await writer.close()
+    # Only the batch in flight (item 1) commits; the items queued behind it were dropped.
+    assert sorted(await db.fetchval("select array_agg(n) from group_probe")) == [1, 100]

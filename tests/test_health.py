@@ -1,9 +1,12 @@
+import json
+import logging
 from typing import Any
 
 import msgspec
 from litestar.testing import AsyncTestClient
 
 from backend.app import create_app
+from backend.log import JsonFormatter
 from backend.settings import Settings
 
 
@@ -119,3 +122,36 @@ async def test_api_docs_are_served(client: AsyncTestClient[Any]) -> None:
     assert document.status_code == 200
     assert document.json()["info"]["title"] == "Commune Pulse API"
     assert (await client.get("/schema/swagger")).status_code == 200
+
+
+class Lines(logging.Handler):
+    """Formats records as they are emitted (the request id is read then)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(JsonFormatter())
+        self.lines: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+
+async def test_access_log_line_per_request_only_at_info(client: AsyncTestClient[Any]) -> None:
+    """One `request` line per request with method, path, status, duration and request id at
+    INFO; at WARNING nothing is built or written."""
+    access = logging.getLogger("commune_pulse.access")
+    handler, level = Lines(), access.level
+    access.addHandler(handler)
+    try:
+        access.setLevel(logging.INFO)
+        await client.get("/v1/communes/99999", headers={"x-request-id": "phone-7.a"})
+        (line,) = handler.lines
+        assert line["msg"] == "request" and line["request_id"] == "phone-7.a"
+        assert (line["method"], line["path"], line["status"]) == ("GET", "/v1/communes/99999", 404)
+        assert 0 <= line["duration_ms"] < 10_000
+        access.setLevel(logging.WARNING)
+        await client.get("/v1/communes/99999")
+        assert len(handler.lines) == 1
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(level)

@@ -175,6 +175,21 @@ def test_serve_and_worker_stop_on_hangup_and_terminate(data_dir: Path) -> None:
     assert not any(alive(pid) for pid in servers.values())
     assert left_under(data_dir) == []
 
+    # kill -9 of the supervisor: its API processes follow it (they are sent SIGTERM), so the
+    # port is free for the next start, which adopts or stops the servers left running.
+    serve = Run(data_dir, "serve", port, API_WORKERS="2")
+    serve.wait_for(lambda r: r.ready() == 200 and len(psutil.Process(r.process.pid).children()) >= 2, "readiness")
+    children = psutil.Process(serve.process.pid).children(recursive=True)
+    assert serve.stop(signal.SIGKILL) == -signal.SIGKILL
+    _, remaining = psutil.wait_procs(children, timeout=15)
+    assert [p for p in remaining if p.status() != psutil.STATUS_ZOMBIE] == []
+    serve = Run(data_dir, "serve", port)
+    serve.wait_for(lambda r: r.ready() == 200, "readiness after kill -9")
+    servers = embedded_pids(data_dir)
+    assert serve.stop(signal.SIGTERM) == 0, serve.text()[-3000:]
+    assert not any(alive(pid) for pid in servers.values())
+    assert left_under(data_dir) == []
+
     for signum in (signal.SIGTERM, signal.SIGHUP):
         worker = Run(data_dir, "worker", port)
         worker.wait_for(lambda r: "Starting worker" in r.text(), "the worker's poll loop")

