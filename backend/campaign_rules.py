@@ -38,9 +38,9 @@ WEIGHTS: dict[str, int] = {
 HOLD_AT = 2
 # Comments shorter than this (once folded) are too common to be evidence ("tốt", "ok").
 COPY_MIN_CHARS = 20
-# Below this many ratings in its baseline a target is judged against PRIOR_LOW_SHARE.
+# Below this many counted ratings in its baseline a target has no rate of its own to be
+# within: the run's length alone (CampaignThresholds.low_run) decides.
 BASELINE_MIN = 30
-PRIOR_LOW_SHARE = 0.25
 # How far above the expected number of low scores a run must be (Poisson, in standard deviations).
 LOW_RUN_SIGMAS = 3.0
 
@@ -85,10 +85,9 @@ class Signals:
     """Earlier ratings of the same target by other installs with the same comment."""
     recent_low: int = 0
     """Earlier low scores of the target within low_run_window (held ones included)."""
-    recent_total: int = 0
-    """Earlier ratings of the target within low_run_window (held ones included)."""
     baseline_low: int = 0
-    """Low scores among the target's counted ratings in its baseline."""
+    """Low scores among the target's counted ratings in its baseline (the baseline_days before
+    the low-run window)."""
     baseline_total: int = 0
 
 
@@ -97,14 +96,18 @@ def is_fresh(install_age: float, t: CampaignThresholds) -> bool:
 
 
 def low_run(s: Signals, t: CampaignThresholds) -> bool:
-    """This low score continues a run far above the target's own low share."""
+    """This low score continues a run far above the target's own rate of low scores: the low
+    scores its baseline had per low-run window, plus LOW_RUN_SIGMAS standard deviations. A rate,
+    not a share, so the ingest needs to count only the low ratings as they arrive."""
     if s.score > LOW_SCORE:
         return False
-    low, total = s.recent_low + 1, s.recent_total + 1
+    low = s.recent_low + 1
     if low < t.low_run:
         return False
-    share = s.baseline_low / s.baseline_total if s.baseline_total >= BASELINE_MIN else PRIOR_LOW_SHARE
-    expected = total * share
+    if s.baseline_total < BASELINE_MIN:
+        return True
+    span = max(t.baseline_days * 86400 - t.low_run_window, t.low_run_window)
+    expected = s.baseline_low * t.low_run_window / span
     return low > expected + LOW_RUN_SIGMAS * math.sqrt(max(expected, 1.0))
 
 
@@ -156,7 +159,6 @@ class BatchTally:
         self.address: Counter[Hashable] = Counter()
         self.comment: Counter[Hashable] = Counter()
         self.low: Counter[Hashable] = Counter()
-        self.total: Counter[Hashable] = Counter()
         self.fresh: Counter[Hashable] = Counter()
 
     def adjust(
@@ -176,7 +178,6 @@ class BatchTally:
             fresh_recent=s.fresh_recent + self.fresh[target],
             comment_copies=s.comment_copies + copies,
             recent_low=s.recent_low + self.low[target],
-            recent_total=s.recent_total + self.total[target],
             baseline_low=s.baseline_low,
             baseline_total=s.baseline_total,
         )
@@ -191,6 +192,5 @@ class BatchTally:
         if comment is not None:
             self.comment[(comment, target)] += 1
             self.comment[(comment, target, install)] += 1
-        self.total[target] += 1
         self.low[target] += s.score <= LOW_SCORE
         self.fresh[target] += is_fresh(s.install_age, self.t)

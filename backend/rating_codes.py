@@ -3,8 +3,10 @@ the one who rates it was served. Pure functions; the HMAC key lives in FINGERPRI
 
 Eight characters of Crockford's base32 (40 bits): no I, L, O or U, so what is read aloud or
 typed from paper comes out the same; a typed O is taken for 0, I and L for 1, and spaces and
-dashes are ignored. 2^40 codes against a few failed attempts per dossier per day (see
-`RATING_CODE_DAILY_FAILURES`) leaves guessing hopeless.
+dashes are ignored. 2^40 codes against a few wrong attempts per install and dossier, and a
+few hundred per dossier, per day (`RATING_CODE_INSTALL_FAILURES`, `RATING_CODE_DAILY_FAILURES`)
+leaves guessing hopeless; and spending a dossier's budget, which would deny its applicant a
+verified rating that day, takes many installs, not one.
 """
 
 from __future__ import annotations
@@ -14,8 +16,12 @@ import secrets
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 LENGTH = 8
 PURPOSE = "rating-code"
-RATING_CODE_DAILY_FAILURES = 10
-"""Wrong codes for one dossier on one local day after which no code is checked for it that day."""
+RATING_CODE_DAILY_FAILURES = 200
+"""Wrong codes checked for one dossier on one local day after which no code is checked for it
+that day (one in 5 * 10^9 of the codes: guessing stays hopeless)."""
+RATING_CODE_INSTALL_FAILURES = 5
+"""Wrong codes checked for one dossier from one install on one local day, after which that
+install's codes for it are not checked (nor counted) that day."""
 
 _TYPED = str.maketrans({"O": "0", "I": "1", "L": "1", "-": None, " ": None})
 

@@ -601,7 +601,7 @@ VARIABLES: tuple[Variable, ...] = (
         _int_between(2, 10000),
         "10",
         "Low scores (1-2) of one target within the low-run window before a run is considered; a run must also "
-        "lie 3 standard deviations above the target's own low share over the baseline (weight 1).",
+        "lie 3 standard deviations above the target's own rate of low scores over the baseline (weight 1).",
     ),
     Variable(
         "CAMPAIGN_LOW_RUN_WINDOW",
@@ -615,7 +615,8 @@ VARIABLES: tuple[Variable, ...] = (
         "campaign_baseline_days",
         _int_between(1, 365),
         "30",
-        "Days of a target's counted ratings that make its own baseline low share.",
+        "Days of a target's counted ratings that make its own baseline rate of low scores (with fewer than 30 "
+        "ratings in it, the run's length alone decides).",
     ),
     Variable(
         "FEEDBACK_ESCALATION_GRACE",

@@ -49,11 +49,11 @@ FRESH = 60.0  # an install a minute old
         (Signals(score=1, install_age=OLD, comment_copies=3), ("copied_comment",)),
         (Signals(score=1, install_age=OLD, comment_copies=2), None),
         # A run of low scores: alone it is news, not a campaign; with a fresh install it is held.
-        (Signals(score=1, install_age=OLD, recent_low=30, recent_total=31), None),
-        (Signals(score=1, install_age=FRESH, recent_low=30, recent_total=31), ("fresh_install", "low_run")),
+        (Signals(score=1, install_age=OLD, recent_low=30), None),
+        (Signals(score=1, install_age=FRESH, recent_low=30), ("fresh_install", "low_run")),
         # A verified rating in a genuine drop from a busy office: counts.
         (
-            Signals(score=1, install_age=OLD, verified=True, address_recent=40, recent_low=40, recent_total=45),
+            Signals(score=1, install_age=OLD, verified=True, address_recent=40, recent_low=40),
             None,
         ),
         # Everything at once, verified or not: held, reasons in rule order.
@@ -66,7 +66,6 @@ FRESH = 60.0  # an install a minute old
                 address_recent=20,
                 fresh_recent=20,
                 recent_low=100,
-                recent_total=100,
                 verified=True,
             ),
             ("install_burst", "copied_comment", "address_burst", "fresh_install", "fresh_wave", "low_run"),
@@ -80,19 +79,22 @@ def test_hold_reasons(signals: Signals, expected: tuple[str, ...] | None) -> Non
 @pytest.mark.parametrize(
     ("signals", "expected"),
     [
-        # Too few low scores to be a run at all.
-        (Signals(score=1, recent_low=8, recent_total=9), False),
-        (Signals(score=1, recent_low=9, recent_total=9), True),  # the 10th low in a row, no baseline
+        # Too few low scores in the window to be a run at all.
+        (Signals(score=1, recent_low=8), False),
+        (Signals(score=1, recent_low=9), True),  # the 10th low score within the hour, no baseline
         # Good scores never continue a run.
-        (Signals(score=3, recent_low=50, recent_total=50), False),
-        (Signals(score=2, recent_low=50, recent_total=50), True),
-        # Within what the target usually gets: a target half of whose ratings are low.
-        (Signals(score=1, recent_low=12, recent_total=20, baseline_low=500, baseline_total=1000), False),
-        # Far outside a target that is rarely rated low.
-        (Signals(score=1, recent_low=12, recent_total=20, baseline_low=20, baseline_total=1000), True),
-        # A thin baseline is replaced by the prior (a quarter low): 12 of 40 is within it.
-        (Signals(score=1, recent_low=12, recent_total=40, baseline_low=0, baseline_total=29), False),
-        (Signals(score=1, recent_low=12, recent_total=40, baseline_low=0, baseline_total=30), True),
+        (Signals(score=3, recent_low=50), False),
+        (Signals(score=2, recent_low=50), True),
+        # Within what the target usually gets: 7,190 low scores in 30 days less an hour is
+        # 10 an hour; up to 19 within an hour (this one included) is within 10 + 3 x sqrt(10).
+        (Signals(score=1, recent_low=11, baseline_low=7190, baseline_total=20000), False),
+        (Signals(score=1, recent_low=18, baseline_low=7190, baseline_total=20000), False),
+        (Signals(score=1, recent_low=19, baseline_low=7190, baseline_total=20000), True),
+        # Far outside a target rarely rated low (20 low scores a month).
+        (Signals(score=1, recent_low=11, baseline_low=20, baseline_total=1000), True),
+        # A thin baseline (under 30 counted ratings) has no rate of its own: the run's length decides.
+        (Signals(score=1, recent_low=9, baseline_low=29, baseline_total=29), True),
+        (Signals(score=1, recent_low=8, baseline_low=29, baseline_total=29), False),
     ],
 )
 def test_low_run(signals: Signals, expected: bool) -> None:

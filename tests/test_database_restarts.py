@@ -39,14 +39,19 @@ ACQUIRE, COMMAND = 1.0, 2.0  # the bound under test: a frozen database answers 5
 
 
 class OwnPostgres:
-    """An embedded PostgreSQL (pgserver wheel) in a temporary folder, restartable."""
+    """An embedded PostgreSQL (pgserver wheel) in a temporary folder, restartable; reached
+    through its Unix socket, or over TCP on a free port of its own (as in production)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, tcp_port: int | None = None) -> None:
         import pgserver
 
         self.server = pgserver.get_server(folder, cleanup_mode="stop")
         self.folder = folder
         self.url = self.server.get_uri()
+        if tcp_port is not None:
+            # Listening on loopback TCP too; restarts keep these options (postmaster.opts).
+            self.pg_ctl("-m", "fast", "-o", f"-h 127.0.0.1 -p {tcp_port} -k {folder}", "restart")
+            self.url = f"postgresql://postgres@127.0.0.1:{tcp_port}/postgres"
 
     def pg_ctl(self, *args: str) -> None:
         from pgserver._commands import POSTGRES_BIN_PATH
@@ -79,15 +84,26 @@ class OwnPostgres:
         self.server.cleanup()
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def signal_all(processes: list[psutil.Process], signum: int) -> None:
     for process in processes:
         with contextlib.suppress(psutil.NoSuchProcess):  # a backend that ended meanwhile
             process.send_signal(signum)
 
 
-@pytest.fixture
-def own_postgres(server_dir: Path) -> Iterator[OwnPostgres]:
-    server = OwnPostgres(server_dir / "pg")
+@pytest.fixture(params=["unix", "tcp"])
+def own_postgres(request: pytest.FixtureRequest, server_dir: Path) -> Iterator[OwnPostgres]:
+    # Restarting, a server on a Unix socket has no socket file (FileNotFoundError); on TCP
+    # it refuses connections (ConnectionRefusedError). Both must be 503s.
+    port = free_port() if request.param == "tcp" else None
+    server = OwnPostgres(server_dir / "pg", port)
     try:
         yield server
     finally:

@@ -103,6 +103,33 @@ async def test_the_global_budget_stops_guessing_spread_over_addresses(settings: 
             assert refused.status_code == 429 and refused.json()["budget"] == "global"
 
 
+async def test_a_flood_that_spends_the_global_budget_does_not_lock_out_known_staff(
+    settings: Settings, unused_tcp_port: int
+) -> None:
+    # With IPv6 counted per /64, one /56 holds 256 address budgets: a single stranger could
+    # spend the global budget and keep every official out for as long as the flood lasted.
+    tight = msgspec.structs.replace(settings, login_global_failures=5, login_max_failures=3)
+    async with live_server(tight, unused_tcp_port) as url:
+        async with (
+            client_from(url, "127.0.0.5") as office,
+            client_from(url, "127.0.0.2") as first,
+            client_from(url, "127.0.0.3") as second,
+            client_from(url, "127.0.0.6") as elsewhere,
+        ):
+            assert (await log_in(office, "chair.badinh", DEMO_PASSWORD)).status_code == 200
+            assert [(await log_in(first, "front.badinh", "x")).status_code for _ in range(3)] == [401] * 3
+            assert [(await log_in(second, "admin.hanoi", "x")).status_code for _ in range(3)] == [401, 401, 429]
+            spent = await log_in(elsewhere, "chair.badinh", DEMO_PASSWORD)
+            assert spent.status_code == 429 and spent.json()["budget"] == "global"
+            # From the office, where the chair logged in before, the chair still gets in ...
+            assert (await log_in(office, "chair.badinh", DEMO_PASSWORD)).status_code == 200
+            # ... and guesses there are still bounded by the pair's own budget.
+            guesses = [(await log_in(office, "chair.badinh", f"guess-{i}")).status_code for i in range(4)]
+            assert guesses == [401, 401, 401, 429]
+            # A stranger at the office address with another username is not known: refused.
+            assert (await log_in(office, "front.badinh", DEMO_PASSWORD)).status_code == 429
+
+
 async def test_an_attempt_cut_off_by_a_database_fault_is_not_counted(
     settings: Settings, unused_tcp_port: int, db: asyncpg.Connection
 ) -> None:

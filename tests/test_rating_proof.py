@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 from litestar.testing import AsyncTestClient
 
-from backend.rating_codes import RATING_CODE_DAILY_FAILURES, format_code
+from backend.rating_codes import RATING_CODE_DAILY_FAILURES, RATING_CODE_INSTALL_FAILURES, format_code
 from tests.test_ratings import ago, completed, new_citizen, rate, rating_code, report
 
 
@@ -58,19 +58,49 @@ async def test_the_code_is_shown_once_and_stored_hashed(client: AsyncTestClient[
     assert "rating_code" not in later["results"][0]
 
 
+async def _guess(client: AsyncTestClient[Any], install: dict[str, str], dossier: str, tries: int, tag: str) -> None:
+    """One batch of wrong codes for `dossier` from `install`: each is stored unverified."""
+    items = [
+        {"idempotency_key": f"{tag}-{n}", "dossier_code": dossier, "rating_code": f"{n:08d}", "score": 1}
+        for n in range(tries)
+    ]
+    response = await client.post("/v1/ratings/batch", json={"items": items}, headers=install)
+    assert response.status_code == 200, response.text
+    assert all(r["status"] == 201 and not r["rating"]["verified"] for r in response.json()["results"])
+
+
+async def test_one_install_cannot_deny_the_applicant_a_verified_rating(
+    client: AsyncTestClient[Any], citizen_headers: dict[str, str], db: asyncpg.Connection
+) -> None:
+    # Before: ten wrong codes from anyone who knew the (sequential) receipt number made even the
+    # right code verify nothing for the rest of the day.
+    receipt = rating_code(await report(client, completed("BD-2026-000505", ago(days=1))))
+    guesser = await new_citizen(client)
+    await _guess(client, guesser, "BD-2026-000505", 3 * RATING_CODE_INSTALL_FAILURES, "g")
+    # Only the guesses that were checked count, for the install and for the dossier.
+    assert await db.fetchval("select failures from rating_code_failures") == RATING_CODE_INSTALL_FAILURES
+    assert await db.fetchval("select failures from rating_code_install_failures") == RATING_CODE_INSTALL_FAILURES
+    # The guesser's codes for it are no longer checked today, even the right one ...
+    lucky = await rate(client, guesser, {"dossier_code": "BD-2026-000505", "rating_code": receipt, "score": 1})
+    assert lucky.status_code == 201 and lucky.json()["verified"] is False
+    # ... while the applicant's is.
+    ok = await rate(client, citizen_headers, {"dossier_code": "BD-2026-000505", "rating_code": receipt, "score": 5})
+    assert ok.status_code == 201 and ok.json()["verified"] is True
+
+
 async def test_guessing_codes_is_throttled_per_dossier(
     client: AsyncTestClient[Any], citizen_headers: dict[str, str], db: asyncpg.Connection
 ) -> None:
-    receipt = rating_code(await report(client, completed("BD-2026-000505", ago(days=1))))
-    for attempt in range(RATING_CODE_DAILY_FAILURES):
-        guesser = await new_citizen(client)
-        wrong = await rate(
-            client, guesser, {"dossier_code": "BD-2026-000505", "rating_code": f"{attempt:08d}", "score": 1}
-        )
-        assert wrong.status_code == 201 and wrong.json()["verified"] is False
+    receipt = rating_code(await report(client, completed("BD-2026-000506", ago(days=1))))
+    installs = RATING_CODE_DAILY_FAILURES // RATING_CODE_INSTALL_FAILURES
+    for n in range(installs):
+        await _guess(client, await new_citizen(client), "BD-2026-000506", RATING_CODE_INSTALL_FAILURES, f"i{n}")
     assert await db.fetchval("select sum(failures) from rating_code_failures") == RATING_CODE_DAILY_FAILURES
-    # Past the budget even the right code verifies nothing today (so a lucky guess proves nothing).
+    # Past the dossier's budget no code is checked today (so a lucky guess proves nothing), and
+    # a further guesser's wrong codes are not counted either.
+    await _guess(client, await new_citizen(client), "BD-2026-000506", 2, "late")
+    assert await db.fetchval("select sum(failures) from rating_code_failures") == RATING_CODE_DAILY_FAILURES
     blocked = await rate(
-        client, citizen_headers, {"dossier_code": "BD-2026-000505", "rating_code": receipt, "score": 5}
+        client, citizen_headers, {"dossier_code": "BD-2026-000506", "rating_code": receipt, "score": 5}
     )
     assert blocked.status_code == 201 and blocked.json()["verified"] is False

@@ -4,6 +4,7 @@ REVEALS_PER_HOUR is refused and flagged, and grants of Front roles are listed to
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import asyncpg
@@ -11,7 +12,9 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from backend.reporter_protection import meaningful_reason
+from backend.settings import Settings
 from tests.conftest import TokenFor
+from tests.live_server import client_from, live_server
 from tests.test_feedback_citizen import feedback, new_citizen, submit
 from tests.test_front_queue import front_user
 
@@ -146,3 +149,34 @@ async def test_grants_of_front_roles_are_overseen(
     reveals = await client.get("/v1/front/oversight/reveals", headers=await headers_for("front.hanoi"))
     assert [r["actor_user_id"] for r in reveals.json()["items"]] == [await _user(db, "front.staff.new")]
     assert (await client.get("/v1/front/oversight/grants", headers=await headers_for("admin.hanoi"))).status_code == 403
+
+
+async def test_concurrent_reveals_never_pass_the_hourly_limit(
+    client: AsyncTestClient[Any],
+    db: asyncpg.Connection,
+    headers_for: TokenFor,
+    settings: Settings,
+    unused_tcp_port: int,
+) -> None:
+    # The count and the audit row were not serialised: reveals sent at once all counted the
+    # same earlier reveals and all passed.
+    item = await _report(client)
+    await front_user(db, "front.sup.badinh", "front_supervisor", "commune", "00004")
+    actor = await _user(db, "front.sup.badinh")
+    headers = await headers_for("front.sup.badinh")
+    await db.execute(
+        "insert into audit_log (occurred_at, actor_kind, actor_user_id, action, object_kind, object_id, reason) "
+        "select now() - interval '10 minutes', 'staff', $1, 'feedback.reveal', 'feedback', $2::text, 'Xác minh' "
+        "from generate_series(1, 8)",
+        actor,
+        str(item),
+    )
+    async with live_server(settings, unused_tcp_port) as url, client_from(url, "127.0.0.2") as live:
+        answers = await asyncio.gather(
+            *(live.post(f"/v1/front/feedback/{item}/reveal", json=REVEAL, headers=headers) for _ in range(8))
+        )
+    assert sorted(a.status_code for a in answers) == [200, 200] + [429] * 6, [a.text for a in answers]
+    revealed = await db.fetchval(
+        "select count(*) from audit_log where action = 'feedback.reveal' and actor_user_id = $1", actor
+    )
+    assert revealed == 10

@@ -76,10 +76,10 @@ async def test_purge_job_forgets_rating_activity_past_the_campaign_windows(
 ) -> None:
     await db.execute(
         """
-        insert into rating_activity (target, minute, ratings, low, fresh) values
-            (-1, date_trunc('minute', now() - interval '3 days'), 5, 5, 5),
-            (-1, date_trunc('minute', now() - interval '2 hours'), 2, 1, 0),
-            (7, date_trunc('minute', now()), 1, 0, 1)
+        insert into rating_activity (target, minute, low, fresh) values
+            (-1, date_trunc('minute', now() - interval '3 days'), 5, 5),
+            (-1, date_trunc('minute', now() - interval '2 hours'), 2, 0),
+            (7, date_trunc('minute', now()), 0, 1)
         """
     )
     assert settings.redis_url
@@ -96,5 +96,5 @@ async def test_purge_job_forgets_rating_activity_past_the_campaign_windows(
     finally:
         await redis.aclose()
         await redis.connection_pool.disconnect()
-    left = await db.fetch("select target, ratings from rating_activity order by minute")
-    assert [(r["target"], r["ratings"]) for r in left] == [(-1, 2), (7, 1)]
+    left = await db.fetch("select target, low, fresh from rating_activity order by minute")
+    assert [tuple(r) for r in left] == [(-1, 2, 0), (7, 0, 1)]

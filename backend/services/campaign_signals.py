@@ -68,7 +68,7 @@ RESOLVE_SIGNAL_COLUMNS = """,
        tg.target, extract(epoch from $18::timestamptz - ci.created_at)::float8 as install_age,
        coalesce(sig.install_recent, 0) as install_recent, coalesce(sig.address_recent, 0) as address_recent,
        coalesce(sig.comment_copies, 0) as comment_copies,
-       coalesce(act.ratings, 0) as recent_total, coalesce(act.low, 0) as recent_low,
+       coalesce(act.low, 0) as recent_low,
        coalesce(act.fresh, 0) as fresh_recent,
        coalesce(base.total, 0) as baseline_total, coalesce(base.low, 0) as baseline_low"""
 
@@ -92,7 +92,7 @@ left join lateral (
     where $13 and tg.target is not null
 ) sig on true
 left join lateral (
-    select sum(v.ratings)::int as ratings, sum(v.low)::int as low,
+    select sum(v.low)::int as low,
            coalesce(sum(v.fresh) filter (where v.minute >= date_trunc('minute', $14::timestamptz)), 0)::int as fresh
     from rating_activity v
     where $13 and v.target = tg.target and v.minute >= date_trunc('minute', least($14::timestamptz, $15::timestamptz))
@@ -115,14 +115,16 @@ left join lateral (
 # concurrent batches lock activity rows in one order.
 STORE_ACTIVITY = f"""
 , act as (
-    insert into rating_activity as t (target, minute, ratings, low, fresh)
+    insert into rating_activity as t (target, minute, low, fresh)
     select rating_target(ins.official_id, ins.commune_service_id), date_trunc('minute', ins.created_at),
-           count(*), count(*) filter (where ins.score <= {LOW_SCORE}), count(*) filter (where v.fresh)
+           count(*) filter (where ins.score <= {LOW_SCORE}), count(*) filter (where v.fresh)
     from ins join v on v.citizen_id = ins.citizen_id and v.idempotency_key = ins.idempotency_key
+    -- Only what the rules read: most ratings (good scores from long-lived installs) write nothing here.
+    where ins.score <= {LOW_SCORE} or v.fresh
     group by 1, 2
     order by 1, 2
     on conflict (target, minute) do update
-        set ratings = t.ratings + excluded.ratings, low = t.low + excluded.low, fresh = t.fresh + excluded.fresh
+        set low = t.low + excluded.low, fresh = t.fresh + excluded.fresh
 )
 """
 
@@ -140,7 +142,6 @@ def signals(row: Any, score: int, verified: bool) -> Signals:
         fresh_recent=row["fresh_recent"],
         comment_copies=row["comment_copies"],
         recent_low=row["recent_low"],
-        recent_total=row["recent_total"],
         baseline_low=row["baseline_low"],
         baseline_total=row["baseline_total"],
     )

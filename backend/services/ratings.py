@@ -26,7 +26,12 @@ from backend.errors import AppError, Text
 from backend.group_commit import GroupWriter
 from backend.pagination import decode_cursor, page_of
 from backend.rating_codes import PURPOSE as RATING_CODE_PURPOSE
-from backend.rating_codes import RATING_CODE_DAILY_FAILURES, code_payload, normalize_code
+from backend.rating_codes import (
+    RATING_CODE_DAILY_FAILURES,
+    RATING_CODE_INSTALL_FAILURES,
+    code_payload,
+    normalize_code,
+)
 from backend.services.campaign_signals import (
     RESOLVE_SIGNAL_COLUMNS,
     RESOLVE_SIGNAL_JOINS,
@@ -128,6 +133,9 @@ select i.ord,
        taken.id as taken_id, d.rating_code_hash,
        coalesce((select f.failures from rating_code_failures f
                  where f.dossier_id = d.id and f.day = ($9 at time zone 'Asia/Ho_Chi_Minh')::date), 0) as code_failures,
+       coalesce((select f.failures from rating_code_install_failures f
+                 where f.dossier_id = d.id and f.citizen_id = i.citizen_id
+                   and f.day = ($9 at time zone 'Asia/Ho_Chi_Minh')::date), 0) as install_code_failures,
        d.id as dossier_id, d.commune_service_id as dossier_service_id, d.completed_at,
        coalesce(i.service_id, named.id) as named_service_id,
        s.id as service_id, s.commune_code, s.is_active, s.procedure_code,
@@ -250,22 +258,29 @@ def _rating_exists() -> AppError:
     return AppError("rating_exists")
 
 
+def code_checked(request: RatingRequest, row: Any) -> bool:
+    """A code was sent for a dossier that has one, and neither this install's guesses at it nor
+    the dossier's guesses today are spent."""
+    return (
+        row["rating_code_hash"] is not None
+        and row["dossier_id"] is not None
+        and bool(request.code_hashes)
+        and row["code_failures"] < RATING_CODE_DAILY_FAILURES
+        and row["install_code_failures"] < RATING_CODE_INSTALL_FAILURES
+    )
+
+
 def proven(request: RatingRequest, row: Any) -> bool:
     """The rating was sent with its dossier's rating code (and guessing is not throttled)."""
-    stored = row["rating_code_hash"]
-    if stored is None or not request.code_hashes or row["code_failures"] >= RATING_CODE_DAILY_FAILURES:
+    if not code_checked(request, row):
         return False
-    return any(hmac.compare_digest(bytes(stored), mac) for mac in request.code_hashes)
+    return any(hmac.compare_digest(bytes(row["rating_code_hash"]), mac) for mac in request.code_hashes)
 
 
 def failed_code(request: RatingRequest, row: Any) -> bool:
-    """A code was sent for a dossier that has one, and it is not that code."""
-    return (
-        request.body.rating_code is not None
-        and row["rating_code_hash"] is not None
-        and row["dossier_id"] is not None
-        and not proven(request, row)
-    )
+    """A code was checked and is not the dossier's. Codes no longer checked are not counted: an
+    install past its own budget for a dossier cannot go on spending the dossier's."""
+    return request.body.rating_code is not None and code_checked(request, row) and not proven(request, row)
 
 
 def _decide(
@@ -458,10 +473,16 @@ async def write_ratings(
 
 
 COUNT_CODE_FAILURES_SQL = """
-insert into rating_code_failures as f (dossier_id, day, failures)
-select dossier_id, ($2::timestamptz at time zone 'Asia/Ho_Chi_Minh')::date, count(*)
-from unnest($1::bigint[]) as t(dossier_id) group by dossier_id
-on conflict (dossier_id, day) do update set failures = f.failures + excluded.failures
+with per_dossier as (
+    insert into rating_code_failures as f (dossier_id, day, failures)
+    select dossier_id, ($2::timestamptz at time zone 'Asia/Ho_Chi_Minh')::date, count(*)
+    from unnest($1::bigint[]) as t(dossier_id) group by dossier_id
+    on conflict (dossier_id, day) do update set failures = f.failures + excluded.failures
+)
+insert into rating_code_install_failures as f (dossier_id, citizen_id, day, failures)
+select dossier_id, citizen_id, ($2::timestamptz at time zone 'Asia/Ho_Chi_Minh')::date, count(*)
+from unnest($1::bigint[], $3::uuid[]) as t(dossier_id, citizen_id) group by dossier_id, citizen_id
+on conflict (dossier_id, citizen_id, day) do update set failures = f.failures + excluded.failures
 """
 
 
@@ -504,9 +525,11 @@ async def _write_round(
             accepted.append((index, request, row))
         else:
             decided[index] = verdict
-    failed = [row["dossier_id"] for request, row in zip(chosen, rows, strict=True) if failed_code(request, row)]
+    failed = [
+        (row["dossier_id"], req.citizen_id) for req, row in zip(chosen, rows, strict=True) if failed_code(req, row)
+    ]
     if failed:
-        await conn.execute(COUNT_CODE_FAILURES_SQL, failed, day_start)
+        await conn.execute(COUNT_CODE_FAILURES_SQL, [d for d, _ in failed], day_start, [c for _, c in failed])
     if not accepted:
         return []
     statement = INSERT_SQL if limits.campaign is None else INSERT_SCORED_SQL

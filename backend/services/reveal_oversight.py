@@ -22,6 +22,11 @@ from schemas.oversight import FrontGrantPage, FrontGrantRecord, RevealFlag, Reve
 
 OVERSEERS = ("front_supervisor",)
 
+# One reveal at a time per staff member, to the end of its transaction (where its audit row is
+# written): reveals sent at once otherwise all counted the same earlier ones and all passed.
+LOCK_REVEALER_SQL = "select pg_advisory_xact_lock($1::int, $2::int)"
+_LOCK_NAMESPACE = 0x72766C  # "rvl"
+
 REVEALS_IN_HOUR_SQL = """
 select count(*) from audit_log
 where action = 'feedback.reveal' and actor_user_id = $1 and occurred_at > $2
@@ -56,6 +61,7 @@ class RevealRateExceeded(Exception):
 async def check_reveal_rate(conn: Any, settings: Settings, staff: StaffPrincipal, feedback_id: int) -> None:
     """Refuse (RevealRateExceeded) a reveal beyond REVEALS_PER_HOUR in the last hour, after
     flagging it to the oversight."""
+    await conn.execute(LOCK_REVEALER_SQL, _LOCK_NAMESPACE, staff.user_id % 2**31)
     since = datetime.now(UTC) - timedelta(hours=1)
     count = int(await conn.fetchval(REVEALS_IN_HOUR_SQL, staff.user_id, since))
     if count < settings.reveals_per_hour:
