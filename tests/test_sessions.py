@@ -88,6 +88,25 @@ async def test_logout_ends_the_sessions_access_tokens_at_once(
     assert (await client.post("/v1/auth/logout", json={"refresh_token": rotated["refresh_token"]})).status_code == 204
 
 
+async def test_logging_out_with_an_already_rotated_token_ends_the_session(
+    client: AsyncTestClient[Any], db: asyncpg.Connection
+) -> None:
+    # The app's refresh answer was lost (or a thief refreshed first): it still holds the
+    # rotated token and logs out with it. That was a silent no-op: the family lived on.
+    session = await log_in(client, "chair.badinh")
+    rotated = (await refresh(client, session["refresh_token"])).json()
+    assert (await client.post("/v1/auth/logout", json={"refresh_token": session["refresh_token"]})).status_code == 204
+    for token in (session, rotated):
+        answer = await client.get("/v1/me", headers=bearer(token))
+        assert answer.status_code == 401 and answer.json()["code"] == "invalid_token"
+    assert (await refresh(client, rotated["refresh_token"])).status_code == 401
+    # Once more, with either token: nothing new ends, nothing new is audited.
+    for token in (session, rotated):
+        assert (await client.post("/v1/auth/logout", json={"refresh_token": token["refresh_token"]})).status_code == 204
+    assert await db.fetchval("select count(*) from audit_log where action = 'logout'") == 1
+    assert await db.fetchval("select count(*) from audit_log where action = 'session.refresh_reused'") == 0
+
+
 async def test_staff_tokens_without_a_live_session_are_refused(
     client: AsyncTestClient[Any], db: asyncpg.Connection
 ) -> None:

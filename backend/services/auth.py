@@ -175,17 +175,20 @@ async def refresh_session(pool: Any, settings: Settings, secret: str, refresh_to
     raise AppError("invalid_refresh_token")
 
 
+# Any refresh token of the family, the current one or one already rotated: an app whose
+# refresh answer was lost logs out with the token it still holds, and that must end the
+# session as surely (before, it was a silent no-op and the family, with the rotated token
+# whoever got the answer holds, lived on).
 LOGOUT_SESSION_SQL = """
-select user_id, family_id from staff_sessions where refresh_hash = $1 and revoked_at is null
+select user_id, family_id from staff_sessions where refresh_hash = $1
 """
 
 
 async def log_out(conn: Any, refresh_token: str) -> None:
     """End the session of this refresh token: its family's refresh tokens and, at once, every
-    access token issued in it."""
+    access token issued in it. Audited once, when the family ends."""
     row = await conn.fetchrow(LOGOUT_SESSION_SQL, digest(refresh_token))
-    if row is not None:
-        await conn.execute(END_FAMILY_SQL, row["family_id"], row["user_id"], "logout")
+    if row is not None and await conn.fetchval(END_FAMILY_SQL, row["family_id"], row["user_id"], "logout"):
         await record_audit(
             conn,
             actor_kind="staff",
