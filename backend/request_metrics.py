@@ -55,15 +55,15 @@ class RequestMetricsMiddleware:
             await self.app(scope, receive, send)
             return
         # Route middleware always has a template; never the raw path (one series per id).
-        method, path = scope["method"], scope.get("path_template", "unmatched")
+        method, path = str(scope.get("method")), str(scope.get("path_template", "unmatched"))
         started = time.perf_counter()
-        span = [200, 0.0]  # status, duration
+        status, duration = [200], [0.0]
 
         async def send_observed(message: Message) -> None:
             if message["type"] == "http.response.start":
-                span[0] = message["status"]
+                status[0] = message["status"]
             elif message["type"] == "http.response.body":
-                span[1] = time.perf_counter() - started
+                duration[0] = time.perf_counter() - started
             await send(message)
 
         progress = child(IN_PROGRESS, method, path, 200)
@@ -72,8 +72,8 @@ class RequestMetricsMiddleware:
             await self.app(scope, receive, send_observed)
         finally:
             progress.dec()
-            status = span[0]
-            if status >= 500:
-                child(ERRORS, method, path, status).inc()
-            child(REQUESTS, method, path, status).inc()
-            child(DURATION, method, path, status).observe(span[1])
+            code = status[0]
+            if code >= 500:
+                child(ERRORS, method, path, code).inc()
+            child(REQUESTS, method, path, code).inc()
+            child(DURATION, method, path, code).observe(duration[0])
