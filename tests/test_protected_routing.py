@@ -314,3 +314,28 @@ async def test_an_account_linked_to_the_official_concerned_after_the_forward_nev
     assert report.overdue == 1
     reminded = await db.fetch("select user_id from notification_outbox where kind = 'feedback_reminder'")
     assert [r["user_id"] for r in reminded] == [await _user(db, "chair.badinh")]
+
+
+async def test_a_report_about_the_chair_merged_into_another_item_still_goes_to_the_province(
+    client: AsyncTestClient[Any], db: asyncpg.Connection, headers_for: TokenFor
+) -> None:
+    # The merge protected the original but did not carry who the duplicate was about: the
+    # original, a complaint naming nobody, went to the commune's People's Committee, that is,
+    # to the chair the merged report was about.
+    chair_official = await db.fetchval(
+        "insert into officials (commune_code, full_name, position, user_id) values ('00004', 'Lê Văn Chủ', "
+        "'Chủ tịch UBND phường', (select id from users where username = 'chair.badinh')) returning id"
+    )
+    about_chair = await _report(client, db, official_id=chair_official)
+    sent = await submit(client, await new_citizen(client), feedback(body="Thủ tục ở phường kéo dài, không ai trả lời."))
+    assert sent.status_code == 201, sent.text
+    original = int(sent.json()["id"])
+    front = await headers_for("front.badinh")
+    await act(client, front, about_chair, "merge", {"into_id": original, "reason": "Cùng sự việc"})
+    await _triaged(client, front, original)
+    preview = (await client.get(f"/v1/front/feedback/{original}/forward-preview", headers=front)).json()
+    assert preview["recipient"] == "province", preview
+    assert [r["user_id"] for r in preview["recipients"]] == [await _user(db, "admin.hanoi")]
+    forward_id = (await act(client, front, original, "forward"))["forwards"][-1]["id"]
+    assert await _assigned(client, await headers_for("chair.badinh")) == []
+    assert await _assigned(client, await headers_for("admin.hanoi")) == [forward_id]

@@ -14,8 +14,8 @@ remembering to:
   above int64 and not an integer; bounds of integers are written back as integers, in int64;
 - optional bodies (`data: JSONBody[X | None] = None`) are not required;
 - what handlers declare in `opt`: other media types of a response (`response_content`), the
-  JSON parts of a multipart form (`form_json_parts`) and the header a replay carries
-  (`replay_header`).
+  JSON parts of a multipart form (`form_json_parts`), how many of a repeated file part are
+  taken (`form_max_items`) and the header a replay carries (`replay_header`).
 
 tests/test_openapi.py walks the generated document and fails on any operation that breaks
 these rules; tests/test_contract_fuzz.py sends schemathesis at the running API.
@@ -235,6 +235,9 @@ def finish_document(app: Litestar, document: dict[str, Any]) -> dict[str, Any]:
                 ref = form["schema"]["$ref"].rsplit("/", 1)[-1]
                 for name, part_type in parts.items():
                     schemas[ref]["properties"][name] = {"$ref": f"#/components/schemas/{part_type.__name__}"}
+                # How many of a repeated file part are taken (Litestar drops the bound).
+                for name, most in opt.get("form_max_items", {}).items():
+                    schemas[ref]["properties"][name]["maxItems"] = most
                 if opt.get("form_closed"):
                     closed_forms.add(ref)
 

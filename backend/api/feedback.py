@@ -161,7 +161,12 @@ class FeedbackController(Controller):
             ),
         },
         # The `feedback` part is FeedbackCreate as JSON; unknown parts are refused.
-        opt={"replay_header": (200,), "form_json_parts": {"feedback": FeedbackCreate}, "form_closed": True},
+        opt={
+            "replay_header": (200,),
+            "form_json_parts": {"feedback": FeedbackCreate},
+            "form_closed": True,
+            "form_max_items": {"photos": FEEDBACK_ATTACHMENTS_MAX},
+        },
     )
     async def submit(
         self,

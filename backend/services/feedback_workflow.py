@@ -424,6 +424,24 @@ for update of f
 REPOINT_SQL = "update feedback set merged_into_id = $2, updated_at = $3 where merged_into_id = $1"
 
 
+# The officials an item is about, as routing counts them (feedback_routing.ROUTING_FACTS_SQL):
+# the one named, any linked in its history (duplicates merged into it before included), and
+# for a protected item whoever held its service when it was filed.
+DUPLICATE_CONCERNS_SQL = """
+select array(
+    select f.official_id from feedback f where f.id = $1 and f.official_id is not null
+    union
+    select (e.data ->> 'official_id')::bigint
+    from feedback_events e
+    where e.feedback_id = $1 and jsonb_typeof(e.data -> 'official_id') = 'number'
+    union
+    select a.official_id
+    from feedback f join assignments a on a.commune_service_id = f.commune_service_id and a.valid @> f.created_at
+    where f.id = $1 and f.protected
+    order by 1)
+"""
+
+
 async def merge(
     conn: Any, staff: StaffPrincipal, feedback_id: int, version: int | None, body: MergeRequest
 ) -> FrontFeedback:
@@ -441,6 +459,22 @@ async def merge(
     await conn.execute(REPOINT_SQL, feedback_id, body.into_id, act.now)
     await _update(conn, act, status="merged", merged_into_id=body.into_id, lease_holder=None, lease_expires_at=None)
     await _event(conn, act, "merged", reason=body.reason, data={"into_id": body.into_id}, visible=True)
+    # Whoever the duplicate is about, the original is about now: recorded in the original's
+    # history, where routing and the readers' check look for officials linked to an item
+    # (feedback_routing, concerned_officials). Without it a report about the chair merged into
+    # a complaint naming nobody went to the commune's People's Committee: to that chair.
+    for official_id in await conn.fetchval(DUPLICATE_CONCERNS_SQL, feedback_id):
+        await record_event(
+            conn,
+            body.into_id,
+            "duplicate_concerns",
+            original["status"],
+            original["status"],
+            actor_kind="staff",
+            actor_user_id=staff.user_id,
+            at=act.now,
+            data={"duplicate_id": feedback_id, "official_id": official_id},
+        )
     await record_event(
         conn,
         body.into_id,
