@@ -342,6 +342,10 @@ CATALOG: dict[str, tuple[int, Text]] = {
     # Citizens' feedback, attachments and reveal (backend/services/feedback_citizen.py).
     "attachment_not_found": (404, Text("Không tìm thấy tệp đính kèm", "Attachment not found")),
     "unknown_commune": (422, Text("Không tìm thấy xã/phường/đặc khu đã chọn", "The commune does not exist")),
+    "unknown_procedure": (
+        422,
+        Text("Không tìm thấy thủ tục hành chính đã chọn", "The procedure does not exist in the catalogue"),
+    ),
     "feedback_service_mismatch": (
         422,
         Text(

@@ -134,7 +134,7 @@ def invalid_data_is_rejected(ctx: Any, response: schemathesis.Response, case: Ca
         raise
 
 
-BATCH_OPERATIONS = frozenset({"SubmitRatingBatch", "SubmitDossierBatch"})
+BATCH_OPERATIONS = frozenset({"SubmitRatingBatch", "IngestDossiers"})
 
 
 async def _staff_tokens(url: str) -> dict[str, str]:

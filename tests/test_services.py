@@ -79,6 +79,9 @@ async def test_admins_in_scope_create_services(client: AsyncTestClient[Any], hea
         "/v1/communes/00008/services", json={**body, "procedure_code": "9.999999"}, headers=admin
     )
     assert unknown.status_code == 422
+    # A well-formed code the catalogue lacks is a rule on stored data, not a malformed body.
+    assert unknown.json()["code"] == "unknown_procedure"
+    assert unknown.json()["messages"]["vi"] and unknown.json()["messages"]["en"]
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,6 @@ from backend.services.officials import OFFICIAL_READERS
 from backend.services.users import ADMIN_ROLES
 from backend.text import like_patterns
 from schemas.officials import Official
-from schemas.problem import FieldError
 from schemas.services import (
     Assignment,
     AssignmentCreate,
@@ -133,9 +132,9 @@ async def create_commune_service(
     if service_id is None:
         existing = await conn.fetchrow(EXISTING_SERVICE_SQL, commune_code, data.procedure_code)
         if not existing["procedure_exists"]:
-            raise AppError(
-                "validation_failed", errors=[FieldError(field="procedure_code", message="unknown procedure")]
-            )
+            # A rule on stored data, not on the payload's shape: its own code, so that a client
+            # (and the contract fuzz) can tell it from a malformed request.
+            raise AppError("unknown_procedure")
         raise AppError("commune_service_exists", extensions={"existing_id": existing["id"]})
     await record_staff_action(
         conn, staff.user_id, "commune_service.create", "commune_service", service_id,
