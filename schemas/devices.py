@@ -6,8 +6,8 @@ from msgspec import Meta
 from schemas.base import Base
 from schemas.types import Locale, Platform
 
-FID_PATTERN = r"^[A-Za-z0-9_-]+$"
-TOKEN_PATTERN = r"^[A-Za-z0-9_:.-]+$"
+FID_PATTERN = r"^[A-Za-z0-9_-]+(?!\n)$"
+TOKEN_PATTERN = r"^[A-Za-z0-9_:.-]+(?!\n)$"
 
 Fid = Annotated[
     str,
@@ -29,7 +29,7 @@ RegistrationToken = Annotated[
 ]
 LocalTime = Annotated[
     str,
-    Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="Local time (Asia/Ho_Chi_Minh), HH:MM"),
+    Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9](?!\n)$", description="Local time (Asia/Ho_Chi_Minh), HH:MM"),
 ]
 
 

@@ -38,7 +38,9 @@ class FeedbackContact(Base, kw_only=True):
     id_number: (
         Annotated[
             str,
-            Meta(pattern=r"^([0-9]{9}|[0-9]{12})$", description="Citizen identity card (12 digits) or old ID (9)"),
+            Meta(
+                pattern=r"^([0-9]{9}|[0-9]{12})(?!\n)$", description="Citizen identity card (12 digits) or old ID (9)"
+            ),
         ]
         | None
     ) = None

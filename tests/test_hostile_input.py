@@ -141,3 +141,51 @@ async def test_feedback_parts_that_are_not_text_are_a_400_and_nothing_is_stored(
     response = await client.post("/v1/feedback", content=good, headers={**headers, "content-type": content_type})
     assert response.status_code == 201, response.text
     assert await db.fetchval("select count(*) from feedback") == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("username", "chair.badinh\n"),  # a look-alike of the chair's account in every audit row
+        ("display_name", "Chủ tịch\n"),
+        ("phone", "0912345678\n"),
+    ],
+)
+async def test_a_trailing_newline_is_refused_in_single_line_fields(
+    client: AsyncTestClient[Any], db: Any, headers_for: Any, field: str, value: str
+) -> None:
+    """Python's `$` also matches before a final newline: every anchored pattern closes that."""
+    body = {
+        "username": "official.newline",
+        "display_name": "Nguyễn Văn Mới",
+        "password": "mat-khau-rat-dai",
+        "roles": [{"role": "commune_official", "scope_kind": "commune", "scope_code": "00004"}],
+        field: value,
+    }
+    response = await client.post("/v1/users", json=body, headers=await headers_for("admin.hanoi"))
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == field
+    assert (
+        await db.fetchval(
+            "select count(*) from users where username like 'official.newline%' or username like 'chair.badinh_%'"
+        )
+        == 0
+    )
+    # The same body without the newline is accepted: the pattern, not the field, refused it.
+    fine = await client.post(
+        "/v1/users",
+        json={**body, field: value.rstrip("\n")} | ({"username": "official.newline"} if field == "username" else {}),
+        headers=await headers_for("admin.hanoi"),
+    )
+    assert fine.status_code == 201, fine.text
+
+
+async def test_a_trailing_newline_is_refused_in_codes(
+    client: AsyncTestClient[Any], citizen_headers: dict[str, str]
+) -> None:
+    body = {"commune_code": "00004\n", "procedure_code": "1.001193", "score": 4, "served_at": ago(hours=1)}
+    response = await rate(client, citizen_headers, body)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "commune_code"
+    path = await client.get("/v1/communes/00004%0A/services")
+    assert path.status_code == 400, path.text

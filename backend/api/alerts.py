@@ -28,8 +28,8 @@ class AlertController(Controller):
         db: DB,
         staff: Staff,
         state_filter: StateQuery = "open",
-        commune: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{5}$")] = None,
-        province: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{2}$")] = None,
+        commune: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{5}(?!\n)$")] = None,
+        province: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{2}(?!\n)$")] = None,
         cursor: CursorQuery = None,
         limit: LimitQuery = 50,
     ) -> AlertPage:

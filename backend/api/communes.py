@@ -19,7 +19,7 @@ class CommuneController(Controller):
         self,
         db: DB,
         q: SearchQuery = None,
-        province: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{2}$")] = None,
+        province: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{2}(?!\n)$")] = None,
         kind: FromQuery[Literal["commune", "ward", "special_zone"] | None] = None,
         cursor: CursorQuery = None,
         limit: LimitQuery = 50,

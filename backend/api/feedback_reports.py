@@ -31,9 +31,9 @@ class FeedbackReportController(Controller):
         self,
         db: DB,
         staff: Staff,
-        month: Annotated[str, QueryParameter(pattern=r"^[0-9]{4}-[0-9]{2}$", description="YYYY-MM")],
-        commune: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{5}$")] = None,
-        province: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{2}$")] = None,
+        month: Annotated[str, QueryParameter(pattern=r"^[0-9]{4}-[0-9]{2}(?!\n)$", description="YYYY-MM")],
+        commune: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{5}(?!\n)$")] = None,
+        province: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{2}(?!\n)$")] = None,
         file_format: Annotated[Literal["json", "csv"], QueryParameter(name="format")] = "json",
     ) -> Response[MonthlyReport]:
         report = await service.monthly_report(db, staff, commune=commune, province=province, month=month)

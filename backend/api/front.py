@@ -71,7 +71,7 @@ class FrontController(Controller):
         staff: Staff,
         status_filter: StatusQuery = "open",
         category: CategoryQuery = None,
-        commune: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{5}$")] = None,
+        commune: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{5}(?!\n)$")] = None,
         service: Annotated[int | None, QueryParameter(ge=1, le=2**63 - 1, description="commune_service_id")] = None,
         official: Annotated[int | None, QueryParameter(ge=1, le=2**63 - 1, description="official_id")] = None,
         overdue: Annotated[bool | None, QueryParameter(description="Forwarded items past their deadline")] = None,

@@ -12,8 +12,8 @@ from backend.auth import staff_with
 from backend.services import indicators as service
 from schemas.indicators import IndicatorBreakdown, IndicatorReport, IndicatorSeries
 
-ProvinceQuery = Annotated[str | None, QueryParameter(pattern=r"^[0-9]{2}$", description="Province code")]
-CommuneQuery = Annotated[str | None, QueryParameter(pattern=r"^[0-9]{5}$", description="Commune code")]
+ProvinceQuery = Annotated[str | None, QueryParameter(pattern=r"^[0-9]{2}(?!\n)$", description="Province code")]
+CommuneQuery = Annotated[str | None, QueryParameter(pattern=r"^[0-9]{5}(?!\n)$", description="Commune code")]
 ServiceQuery = Annotated[
     int | None, QueryParameter(name="service", ge=1, le=2**63 - 1, description="Commune service id")
 ]

@@ -14,7 +14,7 @@ from backend.auth import staff_with
 from backend.services import reveal_oversight as service
 from schemas.oversight import FrontGrantPage, RevealFlagPage, RevealPage
 
-CommuneFilter = Annotated[str | None, QueryParameter(pattern=r"^[0-9]{5}$", description="Only this commune")]
+CommuneFilter = Annotated[str | None, QueryParameter(pattern=r"^[0-9]{5}(?!\n)$", description="Only this commune")]
 ActorFilter = Annotated[
     int | None, QueryParameter(ge=1, le=2**63 - 1, description="Only this staff member's (the granter for grants)")
 ]

@@ -9,9 +9,9 @@ from litestar.params import PathParameter, QueryParameter
 from backend.auth import ApiKeyPrincipal, CitizenPrincipal, Principal, StaffPrincipal
 from schemas.types import SINGLE_LINE
 
-CommuneCodePath = Annotated[str, PathParameter(pattern=r"^[0-9]{5}$", description="5-digit commune code")]
-ProvinceCodePath = Annotated[str, PathParameter(pattern=r"^[0-9]{2}$", description="2-digit province code")]
-ProcedureCodePath = Annotated[str, PathParameter(pattern=r"^[0-9]+\.[0-9]{6}$", description="e.g. 1.001193")]
+CommuneCodePath = Annotated[str, PathParameter(pattern=r"^[0-9]{5}(?!\n)$", description="5-digit commune code")]
+ProvinceCodePath = Annotated[str, PathParameter(pattern=r"^[0-9]{2}(?!\n)$", description="2-digit province code")]
+ProcedureCodePath = Annotated[str, PathParameter(pattern=r"^[0-9]+\.[0-9]{6}(?!\n)$", description="e.g. 1.001193")]
 SearchQuery = Annotated[
     str | None,
     QueryParameter(max_length=100, pattern=SINGLE_LINE, description="Search words; diacritics and case are ignored"),

@@ -13,7 +13,7 @@ from backend.auth import staff_with
 from backend.services import rating_quarantine as service
 from schemas.quarantine import HeldRating, HeldRatingPage, QuarantineReview
 
-CommuneFilter = Annotated[str | None, QueryParameter(pattern=r"^[0-9]{5}$", description="Commune code")]
+CommuneFilter = Annotated[str | None, QueryParameter(pattern=r"^[0-9]{5}(?!\n)$", description="Commune code")]
 ServiceFilter = Annotated[
     int | None, QueryParameter(name="service", ge=1, le=2**63 - 1, description="Commune service id")
 ]

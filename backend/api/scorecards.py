@@ -30,8 +30,8 @@ PeriodQuery = Annotated[
         description="A month `YYYY-MM` or a quarter `YYYY-Qn`, in Asia/Ho_Chi_Minh",
     ),
 ]
-CommuneQuery = Annotated[str | None, QueryParameter(pattern=r"^[0-9]{5}$", description="Commune code")]
-ProvinceQuery = Annotated[str | None, QueryParameter(pattern=r"^[0-9]{2}$", description="Province code")]
+CommuneQuery = Annotated[str | None, QueryParameter(pattern=r"^[0-9]{5}(?!\n)$", description="Commune code")]
+ProvinceQuery = Annotated[str | None, QueryParameter(pattern=r"^[0-9]{2}(?!\n)$", description="Province code")]
 KindQuery = Annotated[
     Literal["official", "commune"],
     QueryParameter(description="`official`: the officials of `commune`; `commune`: the communes of `province` ranked"),

@@ -21,9 +21,9 @@ from schemas.threshold_rules import (
 
 ProvinceQuery = Annotated[
     str | None,
-    QueryParameter(pattern=r"^[0-9]{2}$", description="Rules of this province and of its communes"),
+    QueryParameter(pattern=r"^[0-9]{2}(?!\n)$", description="Rules of this province and of its communes"),
 ]
-CommuneQuery = Annotated[str | None, QueryParameter(pattern=r"^[0-9]{5}$", description="Rules of this commune")]
+CommuneQuery = Annotated[str | None, QueryParameter(pattern=r"^[0-9]{5}(?!\n)$", description="Rules of this commune")]
 
 
 class ThresholdRuleController(Controller):
