@@ -37,6 +37,9 @@ class StaffPrincipal(msgspec.Struct, frozen=True, tag="staff"):
     username: str
     display_name: str
     grants: tuple[Grant, ...]
+    # The refresh family of the token's session: a device registered with it is retired when
+    # the session ends (backend/services/devices.py). None only for principals built in code.
+    session_family: uuid.UUID | None = None
 
     def has_role(self, roles: frozenset[str] | set[str] | tuple[str, ...]) -> bool:
         return any(g.role in roles for g in self.grants)
@@ -77,7 +80,7 @@ async def load_staff(conn: Any, user_id: int, family_id: uuid.UUID) -> StaffPrin
     if row is None:
         return None
     grants = tuple(Grant(g[0], g[1], g[2], g[3]) for g in row["grants"])
-    return StaffPrincipal(row["id"], row["username"], row["display_name"], grants)
+    return StaffPrincipal(row["id"], row["username"], row["display_name"], grants, family_id)
 
 
 API_KEY_SQL = """

@@ -17,6 +17,7 @@ from litestar.testing import AsyncTestClient
 
 from backend.app import create_app
 from backend.evaluation_schedule import dirty_key
+from backend.seed.demo import DEMO_PASSWORD
 from backend.services.evaluator import evaluate
 from backend.settings import Settings
 from backend.worker import create_worker
@@ -245,6 +246,35 @@ async def test_an_unregistered_device_is_retired_when_the_alert_fires(
     assert retired["retired_at"] is not None
     devices = (await fcm_client.get("/v1/me/devices", headers=chair)).json()
     assert [d["fid"] for d in devices["items"]] == [kept]
+
+
+async def test_a_phone_that_logged_out_gets_no_push(
+    fcm_client: AsyncTestClient[Any],
+    fcm_settings: Settings,
+    fcm_server: FakeFcm,
+    headers_for: TokenFor,
+    db: asyncpg.Connection,
+) -> None:
+    """The chair logs in on two phones and logs out of one (the app had no chance to remove its
+    device): the alert reaches the phone still logged in, and only that one."""
+    phones = []
+    for _ in range(2):
+        login = await fcm_client.post("/v1/auth/login", json={"username": "chair.badinh", "password": DEMO_PASSWORD})
+        assert login.status_code == 200, login.text
+        session = login.json()
+        fid = await register_device(fcm_client, {"authorization": f"Bearer {session['access_token']}"})
+        phones.append((session, fid))
+    (handed_back, old_fid), (kept, kept_fid) = phones
+    logout = await fcm_client.post("/v1/auth/logout", json={"refresh_token": handed_back["refresh_token"]})
+    assert logout.status_code == 204
+    await tight_rule(fcm_client, headers_for)
+    await rate_n(fcm_client, await service_id(fcm_client), 1, 10)
+    await run_worker(fcm_settings)
+    assert [m["fid"] for m in fcm_server.messages] == [kept_fid]
+    retired = await db.fetchrow("select retired_at, retired_reason from devices where fid = $1", old_fid)
+    assert retired["retired_at"] is not None and retired["retired_reason"] == "session_ended"
+    listed = await fcm_client.get("/v1/me/devices", headers={"authorization": f"Bearer {kept['access_token']}"})
+    assert [d["fid"] for d in listed.json()["items"]] == [kept_fid]
 
 
 async def test_alerts_are_scoped_and_handled_by_chairs_and_admins(

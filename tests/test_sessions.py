@@ -107,6 +107,56 @@ async def test_logging_out_with_an_already_rotated_token_ends_the_session(
     assert await db.fetchval("select count(*) from audit_log where action = 'session.refresh_reused'") == 0
 
 
+async def register(client: AsyncTestClient[Any], session: dict[str, Any]) -> str:
+    fid = f"fid{uuid.uuid4().hex}"
+    response = await client.post("/v1/me/devices", json={"fid": fid, "platform": "android"}, headers=bearer(session))
+    assert response.status_code == 201, response.text
+    return fid
+
+
+async def live(db: asyncpg.Connection, fid: str) -> bool:
+    return bool(await db.fetchval("select count(*) from devices where fid = $1 and retired_at is null", fid))
+
+
+async def test_ending_a_session_retires_the_devices_registered_in_it(
+    client: AsyncTestClient[Any], db: asyncpg.Connection
+) -> None:
+    """A phone that logged out (or whose session ended on a reused refresh token) stops
+    receiving the account's pushes; the account's other phones keep theirs, and the same
+    phone registers again after the next login."""
+    phone, other = await log_in(client, "chair.badinh"), await log_in(client, "chair.badinh")
+    phone_fid, other_fid = await register(client, phone), await register(client, other)
+    # Rotating the refresh token keeps the session, and the device with it.
+    rotated = (await refresh(client, phone["refresh_token"])).json()
+    again = await client.post("/v1/me/devices", json={"fid": phone_fid, "platform": "android"}, headers=bearer(rotated))
+    assert again.status_code == 200, again.text  # the same device, refreshed
+    assert await live(db, phone_fid)
+
+    assert (await client.post("/v1/auth/logout", json={"refresh_token": rotated["refresh_token"]})).status_code == 204
+    assert not await live(db, phone_fid) and await live(db, other_fid)
+    reason = await db.fetchval("select retired_reason from devices where fid = $1", phone_fid)
+    assert reason == "session_ended"
+    listed = (await client.get("/v1/me/devices", headers=bearer(other))).json()["items"]
+    assert [d["fid"] for d in listed] == [other_fid]
+
+    # The next login on that phone registers it again, live.
+    back = await log_in(client, "chair.badinh")
+    assert (
+        await register(client, back)
+        and (
+            await client.post("/v1/me/devices", json={"fid": phone_fid, "platform": "android"}, headers=bearer(back))
+        ).status_code
+        == 201
+    )
+    assert await live(db, phone_fid)
+
+    # A reused refresh token ends the other session: its device goes with it.
+    second = (await refresh(client, other["refresh_token"])).json()
+    assert (await refresh(client, other["refresh_token"])).status_code == 401
+    assert second and not await live(db, other_fid)
+    assert await live(db, phone_fid)
+
+
 async def test_staff_tokens_without_a_live_session_are_refused(
     client: AsyncTestClient[Any], db: asyncpg.Connection
 ) -> None:

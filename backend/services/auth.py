@@ -135,10 +135,16 @@ ROTATED_SESSION_SQL = """
 select user_id, family_id from staff_sessions where refresh_hash = $1 and revoked_reason = 'rotated'
 """
 
+# Ending a session also retires the push devices registered in it (migration 0044): a
+# logged-out phone no longer shows the account's alerts and notices.
 END_FAMILY_SQL = """
 with ended as (
     update staff_sessions set revoked_at = now(), revoked_reason = $3
     where family_id = $1 and revoked_at is null
+),
+devices_retired as (
+    update devices set retired_at = now(), retired_reason = 'session_ended'
+    where session_family_id = $1 and retired_at is null
 )
 insert into ended_session_families (family_id, user_id, reason) values ($1, $2, $3)
 on conflict (family_id) do nothing

@@ -6,9 +6,11 @@ only retired (by their owner, by FCM's answer, or beyond an owner's device limit
 delivery records keep pointing at what they were sent to.
 
 A live target is never moved to another caller: anyone who learns a chair's FID could
-otherwise register it under a citizen token and silence the chair's alerts. The app removes
-its device (DELETE /v1/me/devices?fid=...) when an account logs out; until then another
-account registering the same target gets 409 device_target_in_use.
+otherwise register it under a citizen token and silence the chair's alerts. A staff device
+belongs to the session it was last registered in: logging out (or the session ending on a
+reused refresh token) retires it, so a phone that logged out stops showing the account's
+pushes even when the app could not remove its device (DELETE /v1/me/devices?fid=...) first.
+Until then another account registering the same target gets 409 device_target_in_use.
 """
 
 from __future__ import annotations
@@ -63,14 +65,15 @@ where retired_at is null and (fid = $1 or registration_token = $2)
 UPDATE_DEVICE_SQL = f"""
 update devices
 set platform = $2, locale = $3, quiet_start = coalesce($4, quiet_start), quiet_end = coalesce($5, quiet_end),
-    last_seen_at = now()
+    last_seen_at = now(), session_family_id = $6
 where id = $1
 returning {DEVICE_COLUMNS}
 """
 
 INSERT_DEVICE_SQL = f"""
-insert into devices (user_id, citizen_id, fid, registration_token, platform, locale, quiet_start, quiet_end)
-values ($1, $2, $3, $4, $5, $6, coalesce($7, '22:00'::time), coalesce($8, '06:00'::time))
+insert into devices (user_id, citizen_id, fid, registration_token, platform, locale, quiet_start, quiet_end,
+                     session_family_id)
+values ($1, $2, $3, $4, $5, $6, coalesce($7, '22:00'::time), coalesce($8, '06:00'::time), $9)
 returning {DEVICE_COLUMNS}
 """
 
@@ -100,13 +103,16 @@ async def register_device(conn: Any, principal: Principal, data: DeviceRegistrat
         if install["blocked_at"] is not None:
             raise AppError("install_blocked")
     target = data.fid or data.registration_token
+    session = principal.session_family if isinstance(principal, StaffPrincipal) else None
     quiet_start, quiet_end = _time(data.quiet_start), _time(data.quiet_end)
     # Two registrations of one target at once would both find no live row and one would
     # fail on the unique index: they take turns instead.
     await conn.execute(LOCK_TARGET_SQL, target, _LOCK_NAMESPACE)
     existing = await conn.fetchrow(LIVE_TARGET_SQL, data.fid, data.registration_token)
     if existing is not None and (existing["user_id"], existing["citizen_id"]) == (user_id, citizen_id):
-        row = await conn.fetchrow(UPDATE_DEVICE_SQL, existing["id"], data.platform, data.locale, quiet_start, quiet_end)
+        row = await conn.fetchrow(
+            UPDATE_DEVICE_SQL, existing["id"], data.platform, data.locale, quiet_start, quiet_end, session
+        )
         return msgspec.convert(dict(row), Device), False
     if existing is not None:
         raise AppError("device_target_in_use")
@@ -120,6 +126,7 @@ async def register_device(conn: Any, principal: Principal, data: DeviceRegistrat
         data.locale,
         quiet_start,
         quiet_end,
+        session,
     )
     await conn.execute(RETIRE_SURPLUS_SQL, user_id, citizen_id, MAX_LIVE_DEVICES)
     return msgspec.convert(dict(row), Device), True
