@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import subprocess
 import sys
 import time
@@ -45,7 +46,9 @@ STAFF_ACCOUNTS = {
 }
 MAX_EXAMPLES = 8
 STATEFUL_STEPS = 6
-SEED = 20261129
+# CI runs the fixed seed; FUZZ_SEED=<n> explores other cases locally (what one seed finds another
+# machine's run may also reach: the generated cases also depend on the answers).
+SEED = int(os.environ.get("FUZZ_SEED", "20261129"))
 
 CONFIG = {
     "seed": SEED,
@@ -134,6 +137,21 @@ def invalid_data_is_rejected(ctx: Any, response: schemathesis.Response, case: Ca
         raise
 
 
+# The per-install, per-address and per-person budgets set out of reach: a budget spent early
+# in the run answers every later call of its operation 429, which both checks accept, so what
+# the run verifies would depend on how far it got before (the order of operations, the speed
+# of the machine). The budgets have tests of their own (test_limits, test_login_budget, ...).
+UNLIMITED = {
+    "RATING_DAILY_LIMIT": "1000000",
+    "FEEDBACK_DAILY_LIMIT": "1000000",
+    "FEEDBACK_DAILY_PHOTO_BYTES": "10000000000",
+    "NEW_INSTALLS_PER_ADDRESS": "1000000",
+    "LOGIN_MAX_FAILURES": "1000",
+    "LOGIN_ADDRESS_FAILURES": "1000000",
+    "LOGIN_GLOBAL_FAILURES": "1000000",
+    "REVEALS_PER_HOUR": "1000",
+}
+
 BATCH_OPERATIONS = frozenset({"SubmitRatingBatch", "IngestDossiers"})
 
 
@@ -166,7 +184,7 @@ def live_api(
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
-    env = settings_env(settings) | {"PORT": str(port)}
+    env = settings_env(settings) | {"PORT": str(port)} | UNLIMITED
     log = data_dir / "serve.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
