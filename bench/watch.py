@@ -43,6 +43,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import itertools
 import os
 import platform
 import random
@@ -75,6 +76,7 @@ from bench.ratings import (
     Backing,
     RequestFactory,
     ServerProcess,
+    age_installs,
     backing_servers,
     clean_redis,
     full_path_server,
@@ -577,13 +579,20 @@ async def background_load(
         idle.get_nowait().close()
 
 
+_addresses = itertools.count(1)
+
+
 def rating_request(port: int, token: str, service_id: int, score: int) -> bytes:
+    """A probe rating from a phone of its own: a fresh address in 198.18.0.0/15 (RFC 2544's
+    benchmarking range) each time."""
     served = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     body = msgspec.json.encode({"commune_service_id": service_id, "score": score, "served_at": served})
+    n = next(_addresses)
     headers = {
         "Authorization": f"Bearer {token}",
         "Content-Type": "application/json",
         "Idempotency-Key": f"probe-{secrets.token_hex(8)}",
+        "X-Forwarded-For": f"198.{18 + (n >> 16) % 2}.{(n >> 8) & 255}.{n & 255}",
     }
     return encode_request("POST", RATINGS_PATH, f"{HOST}:{port}", headers, body)
 
@@ -643,8 +652,9 @@ async def measure_alerts(
     fids = await register_devices(api.port, people)
     print(f"  opening {args.citizens} citizen sessions ...", flush=True)
     tokens = await open_citizen_sessions(api.port, args.citizens)
+    await age_installs(api.env["DATABASE_URL"])  # long-lived raters, as in bench.ratings
     dataset = Dataset(sorted({s.commune_code for s in services}), 0, services, 0, [], 0)
-    make = RequestFactory(RATINGS_PATH, api.port, tokens, dataset, 0.0, seed=7)
+    make = RequestFactory(RATINGS_PATH, api.port, tokens, dataset, 0.0, seed=7, rating_codes={})  # no dossiers here
 
     # Nine bad ratings per probe: below the rule's sample minimum, so nothing fires yet.
     conn = HttpConnection(HOST, api.port)
@@ -751,6 +761,10 @@ async def run(args: argparse.Namespace, backing: Backing) -> Report:
 
             api = full_path_server(args, database_url, backing.redis_url, prefix)
             api.name = "watch-api"
+            # The probes' citizens rate from addresses of their own (X-Forwarded-For from a
+            # trusted proxy), as phones do: ten bad ratings of one service from one address in
+            # minutes is what the campaign scoring holds, and a held rating never alerts.
+            api.env["TRUSTED_PROXIES"] = HOST
             api.log_path = BENCH_DIR / "logs" / "watch-api.log"
             people = await create_people(conn, api.env["JWT_SECRET"])
             report.setup_seconds = time.perf_counter() - began
