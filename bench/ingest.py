@@ -41,6 +41,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ import asyncpg
 from backend.cli import prepare_database
 from backend.embedded import with_database
 from backend.security import issue_token
+from backend.services.campaign_baselines import refresh_baselines
 from backend.settings import Settings
 from bench.baseline import TABLE_SQL
 from bench.client import cores, event_loop_factory, open_loop
@@ -113,6 +115,10 @@ class Round:
     pg_cpu_ms: float
     generator_share: float
     """wrk's CPU over the machine's capacity during the round."""
+    wal_kb: float = 0.0
+    """WAL kilobytes written per request (the server's WAL position before and after)."""
+    reads: float = 0.0
+    """Pages per request this database read from outside shared_buffers (pg_stat_database)."""
 
     @property
     def rate(self) -> float:
@@ -230,8 +236,7 @@ with installs as (
     where install_id like 'bench-history-%'
 ),
 services as (
-    select cs.id, cs.commune_code, row_number() over (order by cs.id) as rn, count(*) over () as n
-    from commune_services cs
+    select cs.id, cs.commune_code, row_number() over (order by cs.id) as rn from commune_services cs
 )
 insert into ratings (citizen_id, commune_service_id, commune_code, official_id, assignment_id, score, channel,
                      comment, served_at, created_at, idempotency_key, request_hash)
@@ -242,7 +247,9 @@ select i.id, s.id, s.commune_code, a.official_id, a.id, 1 + (g * 7) % 5, 'app',
        'history-' || g, sha256(convert_to('history-' || g, 'UTF8'))
 from generate_series($1::bigint, $2::bigint) as g
 join installs i on i.rn = 1 + g % 20000
-join services s on s.rn = 1 + (g * 104729) % s.n
+-- The count as a scalar keeps this an equality the planner can hash: with the row's own
+-- `count(*) over ()` it was a nested loop over every service for every rating (minutes per 1 M).
+join services s on s.rn = 1 + (g * 104729) % (select count(*) from commune_services)
 left join assignments a on a.commune_service_id = s.id and upper_inf(a.valid)
 """
 
@@ -303,6 +310,25 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+# The WAL position is exact; blks_read is flushed by each backend at most once a second and
+# when it goes idle, so a round of 10 s may miss about its last second: a guide, not a count.
+PG_SNAPSHOT_SQL = """
+select pg_current_wal_lsn() - '0/0'::pg_lsn as wal, blks_read from pg_stat_database where datname = current_database()
+"""
+
+
+async def measured_round(conn: Any, server: ServerProcess, path: str, files: Files, args: argparse.Namespace) -> Round:
+    """One round with the WAL written and the pages read from outside shared_buffers."""
+    before = await conn.fetchrow(PG_SNAPSHOT_SQL)
+    result = run_wrk(server, path, files, args, args.duration)
+    await asyncio.sleep(1.2)  # let idle backends flush their counters
+    after = await conn.fetchrow(PG_SNAPSHOT_SQL)
+    n = max(result.requests, 1)
+    result.wal_kb = float(after["wal"] - before["wal"]) / 1024 / n
+    result.reads = (after["blks_read"] - before["blks_read"]) / n
+    return result
+
+
 async def measure(
     args: argparse.Namespace,
     scale: int,
@@ -311,6 +337,7 @@ async def measure(
     full: ServerProcess,
     base: ServerProcess,
     files: Files,
+    conn: Any,
 ) -> Measurement:
     result = Measurement(scale, stats, workers)
     print(f"  {scale:>10,} ratings, {stats} statistics, {workers} process(es): ", end="", flush=True)
@@ -319,7 +346,7 @@ async def measure(
         run_wrk(server, path, files, args, 2)
     for _ in range(args.rounds):
         for server, path in ((base, "/baseline/ratings"), (full, "/v1/ratings")):
-            result.rounds.append(run_wrk(server, path, files, args, args.duration))
+            result.rounds.append(await measured_round(conn, server, path, files, args))
             print(".", end="", flush=True)
     print(flush=True)
     return result
@@ -333,6 +360,8 @@ def start_servers(
     # The limits stay on: the default daily limit per install, no lifted install limit.
     full.env = {k: v for k, v in full.env.items() if k not in {"RATING_DAILY_LIMIT", "NEW_INSTALLS_PER_ADDRESS"}}
     full.env["JWT_SECRET"] = secret
+    # wrk's requests name each install's own address (X-Forwarded-For, bench/wrk_ratings.lua).
+    full.env["TRUSTED_PROXIES"] = HOST
     base = baseline_server(shape, database_url)
     full.start()
     base.start()
@@ -375,6 +404,14 @@ async def run(args: argparse.Namespace, backing: Backing) -> tuple[list[Measurem
                     print(f"growing the ratings table to {scale:,} ...", flush=True)
                     await conn.execute("alter table ratings set (autovacuum_enabled = false)")
                     info[f"load {scale}"] = await grow_to(conn, scale)
+                # What the worker's hourly cron does in production (bench runs no worker):
+                # campaign scoring reads each target's month from these sums.
+                began = time.perf_counter()
+                defaults = Settings()
+                await refresh_baselines(
+                    conn, datetime.now(UTC), defaults.campaign_low_run_window, defaults.campaign_baseline_days
+                )
+                info[f"baselines {scale}"] = time.perf_counter() - began
                 for stats in ("stale", "fresh") if scale else ("fresh",):
                     if stats == "fresh":
                         await conn.execute("alter table ratings reset (autovacuum_enabled)")
@@ -383,7 +420,7 @@ async def run(args: argparse.Namespace, backing: Backing) -> tuple[list[Measurem
                         full, base = start_servers(args, workers, database_url, backing.redis_url, prefix, secret)
                         try:
                             await asyncio.gather(full.wait_ready(), base.wait_ready())
-                            measurements.append(await measure(args, scale, stats, workers, full, base, files))
+                            measurements.append(await measure(args, scale, stats, workers, full, base, files, conn))
                             last = scale == args.scales[-1] and stats == "fresh" and workers == args.workers[0]
                             if last:
                                 paced = await paced_run(args, full, files)
@@ -399,6 +436,11 @@ async def run(args: argparse.Namespace, backing: Backing) -> tuple[list[Measurem
     return measurements, paced, info
 
 
+def install_address(install: int) -> bytes:
+    """The address install number `install` sends from, as bench/wrk_ratings.lua gives it."""
+    return b"198.%d.%d.%d" % (18 + install // 65536 % 2, install // 256 % 256, install % 256)
+
+
 async def paced_run(args: argparse.Namespace, full: ServerProcess, files: Files) -> Any:
     """An open loop at a fixed rate (Python client, light at 500/s), latency from schedule."""
     tokens = files.tokens.read_text().split()
@@ -410,10 +452,14 @@ async def paced_run(args: argparse.Namespace, full: ServerProcess, files: Files)
     def make() -> bytes:
         n = next(counter)
         body = plain[n % (len(plain) - 1)]
-        token = tokens[(start + n) % len(tokens)]
-        return b"%sAuthorization: Bearer %s\r\nIdempotency-Key: paced-%d-%s\r\nContent-Length: %d\r\n\r\n%s" % (
+        install = (start + n) % len(tokens)
+        return (
+            b"%sAuthorization: Bearer %s\r\nX-Forwarded-For: %s\r\nIdempotency-Key: paced-%d-%s\r\n"
+            b"Content-Length: %d\r\n\r\n%s"
+        ) % (
             head,
-            token.encode(),
+            tokens[install].encode(),
+            install_address(install),
             n,
             files.plain.name.encode(),
             len(body),
@@ -443,9 +489,9 @@ def render(measurements: list[Measurement], paced: Any, info: dict[str, Any], ar
         "",
         f"{'existing':>10} {'stats':>6} {'proc':>4} | {'base/s':>7} {'full/s':>7} {'ratio':>6} | "
         f"{'p50':>5} {'p99':>6} {'p50':>5} {'p99':>6} | {'non2xx':>6} | {'API ms':>6} {'PG ms':>6} "
-        f"{'API ms':>6} {'PG ms':>6} | {'wrk':>4}",
+        f"{'API ms':>6} {'PG ms':>6} | {'WAL kB':>6} {'reads':>5} | {'wrk':>4}",
         f"{'':>10} {'':>6} {'':>4} | {'':>7} {'':>7} {'':>6} | {'base ms':>12} {'full ms':>12} | {'':>6} | "
-        f"{'base CPU/request':>13} {'full CPU/request':>13} |",
+        f"{'base CPU/request':>13} {'full CPU/request':>13} | {'full/request':>12} |",
     ]
     full_rates: dict[tuple[int, str, int], float] = {}
     for m in measurements:
@@ -461,6 +507,7 @@ def render(measurements: list[Measurement], paced: Any, info: dict[str, Any], ar
             f"{sum(r.non2xx + r.socket_errors for r in full):>6} | "
             f"{median([r.api_cpu_ms for r in base]):>6.2f} {median([r.pg_cpu_ms for r in base]):>6.2f} "
             f"{median([r.api_cpu_ms for r in full]):>6.2f} {median([r.pg_cpu_ms for r in full]):>6.2f} | "
+            f"{median([r.wal_kb for r in full]):>6.1f} {median([r.reads for r in full]):>5.2f} | "
             f"{share:>4.0%}"
         )
     lines += ["", "Targets"]
@@ -498,9 +545,13 @@ def render(measurements: list[Measurement], paced: Any, info: dict[str, Any], ar
     loads = ", ".join(f"{k.split()[1]} in {v:.0f} s" for k, v in info.items() if k.startswith("load "))
     if loads:
         lines.append(f"\nbulk loads: {loads}; {info.get('stored', 0):,} ratings at the end")
+    refreshes = ", ".join(f"{k.split()[1]}: {v:.1f} s" for k, v in info.items() if k.startswith("baselines "))
+    if refreshes:
+        lines.append(f"campaign baselines refreshed (the worker's hourly job) at {refreshes}")
     lines.append(
         f"ratio refused when wrk used more than {GENERATOR_SHARE_LIMIT:.0%} of the machine; CPU per request from "
-        "/proc (API: the server's process group; PG: this database's backends + WAL writer)"
+        "/proc (API: the server's process group; PG: this database's backends + WAL writer); WAL kB and "
+        "pages read from outside shared_buffers per full-path request"
     )
     return "\n".join(lines) + "\n"
 

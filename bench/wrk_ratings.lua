@@ -7,6 +7,9 @@
 -- install stays under its daily limit across rounds), a fresh Idempotency-Key, and either a plain body (cycled) or, for
 -- DOSSIER_SHARE of the requests, a dossier-coded body with its proof code, each used once
 -- (DOSSIER_FROM says where this run starts in the file, so rounds never reuse one).
+-- Each install also sends from an address of its own, as phones do: X-Forwarded-For from the
+-- trusted local proxy (TRUSTED_PROXIES=127.0.0.1), in RFC 2544's 198.18.0.0/15. From one
+-- address, every rating would look like a campaign to the scoring and be held.
 -- `done` prints one line `BENCH k=v ...` that bench.ingest parses.
 
 local path, tokens, plain, dossiers = "/", {}, {}, {}
@@ -49,7 +52,10 @@ function request()
     ["Idempotency-Key"] = key_prefix .. sent,
   }
   if #tokens > 0 then
-    headers["Authorization"] = "Bearer " .. tokens[token_next % #tokens + 1]
+    local install = token_next % #tokens
+    headers["Authorization"] = "Bearer " .. tokens[install + 1]
+    headers["X-Forwarded-For"] = string.format(
+      "198.%d.%d.%d", 18 + math.floor(install / 65536) % 2, math.floor(install / 256) % 256, install % 256)
     token_next = token_next + threads
   end
   local body

@@ -17,6 +17,7 @@ from typing import Any
 from backend.campaign_rules import LOW_SCORE, BatchTally, CampaignThresholds, Signals, comment_key, hold_reasons
 from backend.client_address import UNKNOWN
 from backend.crypto import Fingerprints
+from backend.services.campaign_baselines import STALE_AFTER
 
 ADDRESS_PURPOSE = "rating-address"
 COMMENT_PURPOSE = "rating-comment"
@@ -27,6 +28,7 @@ DIGEST_BYTES = 16
 INSTALL_LOOKBACK = 50
 # Probes stop counting here: every threshold is far below.
 PROBE_CAP = 100
+STALE_SQL = f"interval '{int(STALE_AFTER.total_seconds())} seconds'"
 
 
 def address_digest(fingerprints: Fingerprints, address: str | None) -> bytes | None:
@@ -97,15 +99,23 @@ left join lateral (
     from rating_activity v
     where $13 and v.target = tg.target and v.minute >= date_trunc('minute', least($14::timestamptz, $15::timestamptz))
 ) act on true
+cross join (
+    select (select r.through from rating_baseline_runs r
+            where r.through <= $15::timestamptz and r.through > $15::timestamptz - {STALE_SQL}) as through
+) bl
 left join lateral (
     select sum(b.ratings)::int as total, sum(b.low)::int as low
-    from (select h.ratings, h.score_counts[1] + h.score_counts[2] as low from rating_rollups_hourly h
+    from (select cb.ratings, cb.low from rating_baselines cb where bl.through is not null and cb.target = tg.target
+          union all
+          select h.ratings, h.score_counts[1] + h.score_counts[2] as low from rating_rollups_hourly h
           where tg.target > 0 and h.official_id = tg.target and h.official_id <> 0
-            and h.hour >= $16 and h.hour < $15
+            and h.hour >= coalesce(bl.through, $16) and h.hour < $15
           union all
           select h.ratings, h.score_counts[1] + h.score_counts[2] from rating_rollups_hourly h
-          where tg.target < 0 and h.commune_service_id = -tg.target and h.hour >= $16 and h.hour < $15) b
-    -- The baseline is read only for a low score that may continue a run.
+          where tg.target < 0 and h.commune_service_id = -tg.target
+            and h.hour >= coalesce(bl.through, $16) and h.hour < $15) b
+    -- The baseline is read only for a low score that may continue a run: the worker's sums
+    -- up to `through` (campaign_baselines) and the hours since, else every hour since $16.
     where $13 and i.score <= {LOW_SCORE} and coalesce(act.low, 0) + 1 >= $17
 ) base on true
 """
