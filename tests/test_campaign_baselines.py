@@ -17,7 +17,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from backend.app import create_app
-from backend.services.campaign_baselines import refresh_baselines
+from backend.services.campaign_baselines import baseline_span, refresh_baselines
 from backend.settings import Settings
 from tests.test_alerts import run_worker
 from tests.test_ratings import ago, new_citizen, rate
@@ -164,3 +164,23 @@ async def test_a_low_run_is_judged_alike_without_the_worker_with_its_sums_and_wi
     await noisy_sums(db, q4)
     assert await low_run(client, db, q4) == QUIET
     assert await low_run(client, db, n4) == NOISY
+
+
+@pytest.mark.parametrize(
+    ("now", "window", "since", "through"),
+    [
+        # The last whole hour that starts a low-run window (one hour) or more before now.
+        ("2026-11-29T10:04:00", 3600, "2026-10-30T09:00:00", "2026-11-29T09:00:00"),
+        ("2026-11-29T10:00:00", 3600, "2026-10-30T09:00:00", "2026-11-29T09:00:00"),
+        ("2026-11-29T09:59:59", 3600, "2026-10-30T08:00:00", "2026-11-29T08:00:00"),
+        # A window of 90 minutes reaches back into the hour before.
+        ("2026-11-29T10:04:00", 5400, "2026-10-30T08:00:00", "2026-11-29T08:00:00"),
+        # Across midnight and a month's end, in UTC.
+        ("2026-12-01T00:30:00", 3600, "2026-10-31T23:00:00", "2026-11-30T23:00:00"),
+    ],
+)
+def test_baseline_span(now: str, window: int, since: str, through: str) -> None:
+    def at(text: str) -> datetime:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+    assert baseline_span(at(now), window, 30) == (at(since), at(through))
