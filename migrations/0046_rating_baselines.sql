@@ -18,3 +18,11 @@ create table if not exists rating_baseline_runs (
     through      timestamptz not null,
     refreshed_at timestamptz not null default now()
 );
+
+-- The refresh reads the month's hourly rollups. They are kept for good, so a scan of the
+-- whole table would grow with every month of history until it outlasted the worker's
+-- statement timeout. Rollup rows are created as ratings arrive, a few weeks after their
+-- hour at most, so the table is laid out in hour order closely enough for a block-range
+-- index: a few kilobytes, and no cost to the in-place (HOT) updates of existing rows.
+create index if not exists rating_rollups_hour_brin on rating_rollups_hourly using brin (hour)
+    with (autosummarize = on);

@@ -17,7 +17,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from backend.app import create_app
-from backend.services.campaign_baselines import baseline_span, refresh_baselines
+from backend.services.campaign_baselines import REPLACE_SQL, baseline_span, refresh_baselines
 from backend.settings import Settings
 from tests.test_alerts import run_worker
 from tests.test_ratings import ago, new_citizen, rate
@@ -184,3 +184,28 @@ def test_baseline_span(now: str, window: int, since: str, through: str) -> None:
         return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
     assert baseline_span(at(now), window, 30) == (at(since), at(through))
+
+
+# A year of hourly rollups for a dozen services, created as the ingest creates them: a row
+# for an hour appears when its first rating arrives, so the table fills in hour order.
+YEAR_OF_ROLLUPS_SQL = """
+insert into rating_rollups_hourly (hour, commune_service_id, official_id, commune_code, province_code, ratings,
+                                   score_counts)
+select date_trunc('hour', now()) - h * interval '1 hour', cs.id, 0, cs.commune_code, c.province_code, 3,
+       '{1,0,0,1,1}'
+from generate_series(365 * 24, 24, -1) h
+cross join (select id, commune_code from commune_services order by id limit 12) cs
+join communes c on c.code = cs.commune_code
+on conflict do nothing
+"""
+
+
+async def test_the_refresh_reads_the_month_not_every_month_of_rollups(db: asyncpg.Connection) -> None:
+    """The hourly rollups are kept for good: the refresh finds its month through the block
+    range index, so its cost follows the month, not the history."""
+    await db.execute(YEAR_OF_ROLLUPS_SQL)
+    await db.execute("analyze rating_rollups_hourly")
+    since, through = baseline_span(datetime.now(UTC), 3600, 30)
+    plan = "\n".join(r[0] for r in await db.fetch("explain " + REPLACE_SQL, since, through))
+    assert "rating_rollups_hour_brin" in plan, plan
+    assert "Seq Scan on rating_rollups_hourly" not in plan, plan

@@ -24,17 +24,23 @@ from typing import Any
 # ingest adds to it would be long again.
 STALE_AFTER = timedelta(days=1)
 
+# The month's hourly rollups, found through rating_rollups_hour_brin (migration 0046): the
+# rollups are kept for good, and the refresh must not read every month of them.
+MONTH_SQL = """
+select h.official_id, h.commune_service_id, h.ratings, h.score_counts[1] + h.score_counts[2] as low
+from rating_rollups_hourly h
+where h.hour >= $1 and h.hour < $2
+"""
 # Both kinds of target, as rating_target() names them: an official (positive id) sums the
 # hours of every service the official answered for; a service (negative id) sums all of its
 # hours, whoever answered (the probe in campaign_signals reads the same way).
-REPLACE_SQL = """
+REPLACE_SQL = f"""
+with month as ({MONTH_SQL})
 insert into rating_baselines (target, ratings, low)
 select target, sum(ratings), sum(low)
-from (select h.official_id as target, h.ratings, h.score_counts[1] + h.score_counts[2] as low
-      from rating_rollups_hourly h where h.official_id <> 0 and h.hour >= $1 and h.hour < $2
+from (select official_id as target, ratings, low from month where official_id <> 0
       union all
-      select -h.commune_service_id, h.ratings, h.score_counts[1] + h.score_counts[2]
-      from rating_rollups_hourly h where h.hour >= $1 and h.hour < $2) x
+      select -commune_service_id, ratings, low from month) x
 group by target
 """
 
