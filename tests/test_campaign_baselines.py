@@ -7,6 +7,7 @@ sums plus the hours since."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -209,3 +210,23 @@ async def test_the_refresh_reads_the_month_not_every_month_of_rollups(db: asyncp
     plan = "\n".join(r[0] for r in await db.fetch("explain " + REPLACE_SQL, since, through))
     assert "rating_rollups_hour_brin" in plan, plan
     assert "Seq Scan on rating_rollups_hourly" not in plan, plan
+
+
+async def test_refreshes_at_once_wait_for_each_other(scoring_settings: Settings, db: asyncpg.Connection) -> None:
+    """Two workers starting together both refresh at startup: neither fails, and the sums
+    are the month's once, not twice."""
+    service = (await db.fetch(TARGETS_SQL, 1))[0]["id"]
+    await history(db, service, low=100, **MONTH)
+    now = datetime.now(UTC)
+    others = [await asyncpg.connect(scoring_settings.database_url) for _ in range(4)]
+    try:
+        window, days = scoring_settings.campaign_low_run_window, scoring_settings.campaign_baseline_days
+        done = await asyncio.gather(*(refresh_baselines(conn, now, window, days) for conn in others))
+    finally:
+        for conn in others:
+            await conn.close()
+    assert len({d.targets for d in done}) == 1
+    sums = await db.fetchrow(
+        "select ratings, low from rating_baselines where target = $1", await target_of(db, service)
+    )
+    assert (sums["ratings"], sums["low"]) == (4000, 100)

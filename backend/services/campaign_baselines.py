@@ -20,6 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+# Every worker runs its startup crons: two refreshes at once would each delete the rows they
+# see and insert the same targets, and the later one fail on the key. One waits for the other.
+REFRESH_LOCK = 7_318_003
+
 # An older refresh is ignored (the worker has been down a day): the tail of hourly rows the
 # ingest adds to it would be long again.
 STALE_AFTER = timedelta(days=1)
@@ -70,6 +74,8 @@ async def refresh_baselines(conn: Any, now: datetime, low_run_window: int, basel
     old `through` together, or the new ones together."""
     since, through = baseline_span(now, low_run_window, baseline_days)
     async with conn.transaction():
+        await conn.execute("select pg_advisory_xact_lock($1)", REFRESH_LOCK)
+        # A statement after the lock: it sees the sums a refresh that held it committed.
         await conn.execute("delete from rating_baselines")
         status = await conn.execute(REPLACE_SQL, since, through)
         await conn.execute(RECORD_SQL, since, through)
