@@ -110,8 +110,9 @@ async def noisy_sums(db: asyncpg.Connection, service: int) -> None:
     )
 
 
-# A month of ratings, about five low ones an hour (noisy) or none (quiet).
-MONTH = {"count": 4000, "newest": timedelta(days=2), "step": timedelta(minutes=9)}
+async def month(db: asyncpg.Connection, service: int, low: int) -> None:
+    """A month of 4,000 ratings ending two days ago; 3,600 low ones are about five an hour."""
+    await history(db, service, 4000, low, timedelta(days=2), timedelta(minutes=9))
 
 
 async def test_a_low_run_is_judged_alike_without_the_worker_with_its_sums_and_with_stale_ones(
@@ -121,9 +122,9 @@ async def test_a_low_run_is_judged_alike_without_the_worker_with_its_sums_and_wi
     assert len(services) == 9, "the demo data has fewer distinct targets than this test needs"
     q1, n1, q2, n2, q3, n3, q4, n4, q5 = services
     for quiet in (q1, q2, q3, q4, q5):
-        await history(db, quiet, low=0, **MONTH)
+        await month(db, quiet, low=0)
     for noisy in (n1, n2, n4):
-        await history(db, noisy, low=3600, **MONTH)
+        await month(db, noisy, low=3600)
     # n3's low scores are all recent (the 25 hours before the run), its older month all good.
     await history(db, n3, 3000, 3000, timedelta(hours=2), timedelta(seconds=30))
     await history(db, n3, 1000, 0, timedelta(days=2), timedelta(minutes=30))
@@ -216,7 +217,7 @@ async def test_refreshes_at_once_wait_for_each_other(scoring_settings: Settings,
     """Two workers starting together both refresh at startup: neither fails, and the sums
     are the month's once, not twice."""
     service = (await db.fetch(TARGETS_SQL, 1))[0]["id"]
-    await history(db, service, low=100, **MONTH)
+    await month(db, service, low=100)
     now = datetime.now(UTC)
     others = [await asyncpg.connect(scoring_settings.database_url) for _ in range(4)]
     try:
