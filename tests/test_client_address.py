@@ -63,6 +63,16 @@ def test_client_address_table(peer: str | None, forwarded: list[str], networks: 
         ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
         ("2001:db8:1:3::1", "2001:db8:1:3::/64"),
         ("testclient", "testclient"),
+        # Not already canonical: parsed (the fast path takes only canonical IPv4 and text
+        # without a colon, which parsing would give back unchanged).
+        (" 192.0.2.1", "192.0.2.1"),
+        ("192.0.2.1 ", "192.0.2.1"),
+        ("192.0.2.1:8080", "192.0.2.1"),
+        ("::ffff:192.0.2.1", "192.0.2.1"),
+        ("[2001:db8:1:2::9]:443", "2001:db8:1:2::/64"),
+        # Leading zeros are no IPv4 address to `ipaddress`: kept as they are, as before.
+        ("01.2.3.4", "01.2.3.4"),
+        ("1.2.3", "1.2.3"),
     ],
 )
 def test_limit_key(address: str, key: str) -> None:
