@@ -53,6 +53,7 @@ STEADY_SECONDS = 60.0
 # Jobs running when the connection drops, or when asked to stop, get this long to finish
 # (a fan-out in flight records what it sent) before they are cancelled.
 JOB_GRACE_SECONDS = 20.0
+POOL_CLOSE_SECONDS = 10.0
 # While Redis is away: the relay, the sweep and the feedback deadlines, run by the runner
 # itself on arq's own schedule. Each is safe when several workers run it at once (skip
 # locked claims, advisory locks, dedupe keys), as they do without arq's unique cron jobs.
@@ -175,7 +176,14 @@ class WorkerRunner:
                     await heartbeat.forget()
             if push is not None:
                 await push.close()
-            await pool.close()
+            # close() waits for every connection to come back; one that never does (a task
+            # cancelled at the wrong moment) must not keep a stopping worker alive: after
+            # POOL_CLOSE_SECONDS the pool is terminated (asyncpg does so when close() is
+            # cancelled).
+            try:
+                await asyncio.wait_for(pool.close(), POOL_CLOSE_SECONDS)
+            except TimeoutError:
+                log.warning("worker's database connections did not come back; closed them")
 
     async def _connect_redis(self) -> ArqRedis:
         """A client for one arq Worker, once Redis answers. Every command has a timeout, so a

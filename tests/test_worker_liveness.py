@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -20,6 +21,7 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
+from backend import worker_runner
 from backend.app import create_app
 from backend.db import create_pool
 from backend.heartbeat import Heartbeat, WorkerStatus, process_gone
@@ -335,3 +337,29 @@ async def test_dev_restarts_a_worker_that_exits(
                 await running
     assert await db.fetchval("select count(*) from worker_heartbeats") == 0
     assert any(r.getMessage() == "worker restart scheduled" for r in caplog.records)
+
+
+async def test_a_connection_that_never_comes_back_does_not_keep_a_stopping_worker_alive(
+    fcm_settings: Settings, db: asyncpg.Connection, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool's close() waits for every connection to be released; one that a task never
+    gives back used to hold a stopping worker forever. It is closed after POOL_CLOSE_SECONDS."""
+    monkeypatch.setattr(worker_runner, "POOL_CLOSE_SECONDS", 1.0)
+    runner = worker_runner.WorkerRunner(fcm_settings)
+    running = asyncio.create_task(runner.run())
+    try:
+        for _ in range(100):
+            await asyncio.sleep(0.1)
+            if runner._worker is not None and runner._worker.main_task is not None:
+                break
+        else:
+            raise AssertionError("the worker never started")
+        await runner._worker.ctx["pool"].acquire()  # never released
+        with caplog.at_level(logging.WARNING, logger="backend.worker_runner"):
+            runner.stop()
+            await asyncio.wait_for(running, 15)
+        assert "did not come back" in caplog.text
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
