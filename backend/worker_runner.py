@@ -62,6 +62,13 @@ SWEEP_SECONDS = 60.0
 DEADLINES_SECONDS = 300.0
 
 
+def _cancel_requested() -> bool:
+    """This task was asked to stop (Task.cancel) even if no CancelledError reached us: a
+    cancel delivered to a task we were awaiting (arq's poll loop) can end it normally."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 def reconnect_delay(failures: int, rng: Callable[[], float] = random.random) -> float:
     """Seconds before the next attempt after `failures` consecutive failed ones: from half a
     second, doubling up to RECONNECT_CAP_SECONDS, with jitter (between half and all of it)
@@ -136,6 +143,11 @@ class WorkerRunner:
                     await active.async_run()
                     if self.burst:
                         return
+                    if _cancel_requested():
+                        # Cancelled while awaiting arq's poll loop, which ended without
+                        # raising (the cancel reached its task and was absorbed there):
+                        # looping on would keep `dev` from ever stopping.
+                        raise asyncio.CancelledError
                 except asyncio.CancelledError:
                     current = asyncio.current_task()
                     if self._stopping.is_set() and (current is None or current.cancelling() == 0):
@@ -286,6 +298,8 @@ async def keep_running(settings: Settings) -> None:
         started = loop.time()
         try:
             await WorkerRunner(settings).run()
+            if _cancel_requested():
+                raise asyncio.CancelledError  # a cancel absorbed below: stop, do not restart
             log.error("worker stopped; restarting it")
         except Exception:
             log.exception("worker exited; restarting it")

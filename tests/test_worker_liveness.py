@@ -363,3 +363,61 @@ async def test_a_connection_that_never_comes_back_does_not_keep_a_stopping_worke
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
+
+
+class AbsorbingWorker:
+    """An arq Worker whose poll loop ends quietly when cancelled, as arq's can when the
+    cancel lands in one of its Redis calls: the runner sees async_run() return normally."""
+
+    def __init__(self, redis: Any) -> None:
+        self.main_task: asyncio.Task[None] | None = None
+        self.tasks: dict[str, asyncio.Task[Any]] = {}
+        self._pool = redis  # the runner's Redis client, closed by the runner as arq's
+        self.allow_pick_jobs = True
+        self.health_check_key = "absorbing"
+        self.absorb = True
+
+    async def async_run(self) -> None:
+        async def main() -> None:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                if not self.absorb:
+                    raise
+
+        self.main_task = asyncio.create_task(main())
+        await self.main_task
+
+
+async def test_dev_stops_its_worker_even_when_arq_absorbs_the_cancel(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dev` stops its in-process worker by cancelling it. Twice in CI the cancel reached
+    arq's poll loop, which ended without raising; the runner then connected again and
+    `dev` never exited (test_lifecycle's SIGTERM timed out)."""
+    made: list[AbsorbingWorker] = []
+
+    def absorbing(*args: Any, **kwargs: Any) -> AbsorbingWorker:
+        made.append(AbsorbingWorker(kwargs["redis"]))
+        return made[-1]
+
+    monkeypatch.setattr(worker_runner, "create_worker", absorbing)
+    running = asyncio.create_task(keep_running(settings))
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if made and made[-1].main_task is not None:
+            break
+    else:
+        raise AssertionError("the worker never started")
+    running.cancel()
+    done, _ = await asyncio.wait({running}, timeout=15)
+    if not done:  # the cancel was absorbed: stop it for good before failing
+        for worker in made:
+            worker.absorb = False
+        while not running.done():
+            running.cancel()
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"the cancelled worker went on running ({len(made)} workers made)")
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert len(made) == 1
