@@ -29,6 +29,17 @@ JOB_COMMAND_TIMEOUT = 30.0
 # every connection the service opens; tests/test_jit.py pins it for the hot statements.
 OLTP_SETTINGS = {"jit": "off"}
 
+# The batched rating writes reach every row they touch by key. Their plans are generic (see
+# create_pool), fixed when prepared: planned while a table is small (a new deployment, a
+# fresh month's partition of work, statistics no ANALYZE has refreshed), the planner picks a
+# sequential scan and a hash join, and keeps them as the table grows: at a few tens of
+# thousands of ratings the resolve statement spent 10 ms per batch scanning `ratings` for the
+# idempotency keys of one request. Scans and hash or merge joins are never the right plan for
+# them, so their connections rule them out whatever the statistics say; tables without a
+# usable index (a one-row bookkeeping table) are still scanned. tests/test_write_plans.py
+# pins the shapes.
+KEYED_WRITE_SETTINGS = {"enable_seqscan": "off", "enable_hashjoin": "off", "enable_mergejoin": "off"}
+
 
 def _dropped_on_timeout(name: str) -> Any:
     run = getattr(asyncpg.Connection, name)
@@ -88,6 +99,7 @@ async def create_pool(
     server_settings = {"application_name": "commune-pulse", "timezone": "UTC", **OLTP_SETTINGS}
     if generic_plans:
         server_settings["plan_cache_mode"] = "force_generic_plan"
+        server_settings.update(KEYED_WRITE_SETTINGS)
     pool = await asyncpg.create_pool(
         settings.database_url,
         # A generic plan is fixed when prepared; re-preparing now and then lets it follow the
