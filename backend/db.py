@@ -102,8 +102,8 @@ async def create_pool(
         server_settings.update(KEYED_WRITE_SETTINGS)
     pool = await asyncpg.create_pool(
         settings.database_url,
-        # A generic plan is fixed when prepared; re-preparing now and then lets it follow the
-        # tables' growth (an empty table's plan would scan it forever).
+        # A generic plan is fixed when prepared; re-preparing now and then lets its estimates
+        # follow the tables' growth (the plan's shape is pinned by KEYED_WRITE_SETTINGS).
         max_cached_statement_lifetime=60 if generic_plans else 300,
         # The batched writes leave no session state behind (no SET, LISTEN or advisory
         # lock), so the reset round trip on each release is skipped for them.
