@@ -120,17 +120,23 @@ left join lateral (
 ) base on true
 """
 
-# The per-target minute counts, kept in the INSERT's statement (v: the input rows with
-# their `fresh` flag; ins: the rows inserted). Targets in order, as the rollups, so
-# concurrent batches lock activity rows in one order.
+# The per-target minute counts, kept in the INSERT's statement (ins: the rows inserted; $25
+# the round's `now`, $26 the fresh-install age in seconds: an install is fresh as
+# campaign_rules.is_fresh judged it in the round). Freshness is read from the install by key,
+# not by joining the inserted rows back to the input rows: the write pool allows no hash join
+# (backend.db.KEYED_WRITE_SETTINGS), and a nested loop over the two lists of a 2,000-rating
+# batch took a second. Targets in order, as the rollups, so concurrent batches lock activity
+# rows in one order.
 STORE_ACTIVITY = f"""
 , act as (
     insert into rating_activity as t (target, minute, low, fresh)
     select rating_target(ins.official_id, ins.commune_service_id), date_trunc('minute', ins.created_at),
-           count(*) filter (where ins.score <= {LOW_SCORE}), count(*) filter (where v.fresh)
-    from ins join v on v.citizen_id = ins.citizen_id and v.idempotency_key = ins.idempotency_key
+           count(*) filter (where ins.score <= {LOW_SCORE}), count(*) filter (where f.fresh)
+    from ins
+    join citizen_installs ci on ci.id = ins.citizen_id
+    cross join lateral (select extract(epoch from $25::timestamptz - ci.created_at) < $26::float8 as fresh) f
     -- Only what the rules read: most ratings (good scores from long-lived installs) write nothing here.
-    where ins.score <= {LOW_SCORE} or v.fresh
+    where ins.score <= {LOW_SCORE} or f.fresh
     group by 1, 2
     order by 1, 2
     on conflict (target, minute) do update
@@ -162,7 +168,6 @@ class Verdict:
     quarantine: str | None
     reasons: str | None
     """The rules that fired, comma-separated (stored as text[])."""
-    fresh: bool
 
 
 def judge_round(
@@ -172,7 +177,7 @@ def judge_round(
     """Hold or count each accepted item of a round, in order; items are (install, row, score,
     verified, address digest, comment digest). Earlier items of the round count as stored."""
     if thresholds is None:
-        return [Verdict(None, None, False) for _ in items]
+        return [Verdict(None, None) for _ in items]
     tally = BatchTally(thresholds)
     verdicts = []
     for install, row, score, verified, address, comment in items:
@@ -180,11 +185,5 @@ def judge_round(
         measured = tally.adjust(signals(row, score, verified), **keys)
         reasons = hold_reasons(measured, thresholds)
         tally.add(measured, **keys)
-        verdicts.append(
-            Verdict(
-                "held" if reasons else None,
-                ",".join(reasons) if reasons else None,
-                measured.install_age < thresholds.fresh_install,
-            )
-        )
+        verdicts.append(Verdict("held" if reasons else None, ",".join(reasons) if reasons else None))
     return verdicts

@@ -171,11 +171,11 @@ with v as (
                          $8::bool[], $9::smallint[], $10::smallint[], $11::smallint[], $12::smallint[],
                          $13::smallint[], $14::smallint[], $15::text[], $16::text[], $17::timestamptz[],
                          $18::timestamptz[], $19::text[], $20::bytea[], $21::text[], $22::text[], $23::bytea[],
-                         $24::bytea[], $25::bool[])
+                         $24::bytea[])
         as t(citizen_id, commune_service_id, commune_code, official_id, assignment_id, dossier_code, dossier_id,
              verified, score, score_access, score_procedure, score_attitude, score_result, score_timeliness,
              comment, channel, served_at, client_created_at, idempotency_key, request_hash, quarantine,
-             reasons, address_digest, comment_digest, fresh)
+             reasons, address_digest, comment_digest)
 ), ins as (
     insert into ratings (citizen_id, commune_service_id, commune_code, official_id, assignment_id, dossier_code,
                          dossier_id, verified, score, score_access, score_procedure, score_attitude, score_result,
@@ -380,7 +380,7 @@ def _new_rating(request: RatingRequest, row: Any, rating_id: int, created_at: da
 
 
 def _insert_args(accepted: list[tuple[RatingRequest, Any]], limits: RatingLimits) -> list[list[Any]]:
-    columns: list[list[Any]] = [[] for _ in range(25)]
+    columns: list[list[Any]] = [[] for _ in range(24)]
     verdicts = judge_round(
         limits.campaign,
         [
@@ -415,7 +415,6 @@ def _insert_args(accepted: list[tuple[RatingRequest, Any]], limits: RatingLimits
             verdict.reasons,
             request.address_digest,
             request.comment_digest,
-            verdict.fresh,
         )
         for column, value in zip(columns, values, strict=True):
             column.append(value)
@@ -532,8 +531,11 @@ async def _write_round(
         await conn.execute(COUNT_CODE_FAILURES_SQL, [d for d, _ in failed], day_start, [c for _, c in failed])
     if not accepted:
         return []
-    statement = INSERT_SQL if limits.campaign is None else INSERT_SCORED_SQL
-    inserted = await conn.fetch(statement, *_insert_args([(req, row) for _, req, row in accepted], limits))
+    columns = _insert_args([(req, row) for _, req, row in accepted], limits)
+    if limits.campaign is None:
+        inserted = await conn.fetch(INSERT_SQL, *columns)
+    else:  # the activity counts judge freshness as the round did (campaign_signals.STORE_ACTIVITY)
+        inserted = await conn.fetch(INSERT_SCORED_SQL, *columns, now, float(limits.campaign.fresh_install))
     stored = {(r["citizen_id"], r["idempotency_key"]): r for r in inserted}
     lost = []
     for index, request, row in accepted:
